@@ -1,0 +1,105 @@
+"""Session-wide live services for every test; see docs/testing.md.
+
+Fixtures:
+    prefect_server: a real Prefect server with basic auth; this process's Prefect
+        client is pointed at it for the whole session.
+    s3_server: a real S3 server (SeaweedFS) with a bucket.
+    git_remote: a bare git repository with HEAD on main.
+    process_worker: a factory that runs a real process worker for a pool.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import pytest
+
+from tests.harness.git_remote import GitRemote, create_git_remote
+from tests.harness.prefect_server import DATABASE_URL_ENV, PrefectServer, start_prefect_server
+from tests.harness.processes import STARTED, ManagedProcess
+from tests.harness.s3 import S3Server, start_s3_server
+from tests.harness.worker import running_worker
+
+WorkerFactory = Callable[..., AbstractContextManager[ManagedProcess]]
+
+
+@pytest.fixture(scope="session")
+def harness_dir() -> Iterator[Path]:
+    """One temporary folder for every service's data and logs in this session."""
+    with tempfile.TemporaryDirectory(prefix="platform-tests-") as path:
+        yield Path(path)
+
+
+@pytest.fixture(scope="session")
+def prefect_server(harness_dir: Path) -> Iterator[PrefectServer]:
+    """A live Prefect server; the in-process client talks to it with the auth string."""
+    server = start_prefect_server(harness_dir / "server", os.environ.get(DATABASE_URL_ENV))
+    saved = {key: os.environ.get(key) for key in server.client_env()}
+    os.environ.update(server.client_env())
+    _refresh_prefect_settings()
+    try:
+        yield server
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        _refresh_prefect_settings()
+        server.stop()
+
+
+def _refresh_prefect_settings() -> None:
+    from prefect.context import refresh_global_settings_context
+
+    refresh_global_settings_context()
+
+
+@pytest.fixture(scope="session")
+def s3_server(harness_dir: Path) -> Iterator[S3Server]:
+    """A live S3 server with one bucket (`s3_server.bucket`)."""
+    server = start_s3_server(harness_dir / "s3")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def git_remote(harness_dir: Path) -> GitRemote:
+    """A bare git repository (HEAD on main) that deployments can clone."""
+    return create_git_remote(harness_dir / "git")
+
+
+@pytest.fixture
+def process_worker(prefect_server: PrefectServer, tmp_path: Path) -> WorkerFactory:
+    """Start a real process worker: ``with process_worker("pool-name"): ...``."""
+
+    def start(pool: str, worker_type: str = "process") -> AbstractContextManager[ManagedProcess]:
+        return running_worker(prefect_server, pool, tmp_path, worker_type)
+
+    return start
+
+
+_first_process_of_test = pytest.StashKey[int]()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Remember which processes existed before this test."""
+    item.stash[_first_process_of_test] = len(STARTED)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """On failure, attach the log tail of every service still running or started by the test."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.failed:
+        first = item.stash.get(_first_process_of_test, len(STARTED))
+        for index, process in enumerate(STARTED):
+            if process.running or index >= first:
+                report.sections.append((f"log of {process.name}", process.log_tail()))
