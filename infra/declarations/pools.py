@@ -1,0 +1,140 @@
+"""Work pools and their queues (``pools/*.yaml``, one pool per file)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, NonNegativeInt, PositiveInt, field_validator
+
+from infra.declarations.base import Name, UserModel, deep_merge
+from infra.declarations.templates import PoolType, default_base_job_template
+
+
+class QueueDeclaration(UserModel):
+    """A work queue as written inside a pool file."""
+
+    name: Name = Field(description="Queue name, unique within the pool.")
+    description: str | None = Field(default=None, description="Free text shown in the UI.")
+    priority: PositiveInt | None = Field(
+        default=None,
+        description=(
+            "1 is the highest. Unique within the pool; when omitted, the lowest number not "
+            "taken by another queue of the pool, in file order."
+        ),
+    )
+    concurrency_limit: NonNegativeInt | None = Field(
+        default=None, description="Most flow runs of this queue running at once (none: no limit)."
+    )
+    paused: bool = Field(default=False, description="A paused queue hands out no runs.")
+
+
+class WorkQueueDeclaration(QueueDeclaration):
+    """A work queue with its pool and its resolved priority, as applied."""
+
+    pool: Name = Field(description="The pool the queue belongs to.")
+    priority: PositiveInt | None = Field(default=None, description="Resolved priority.")
+
+    def provider_inputs(self) -> dict[str, Any]:
+        """The WorkQueue provider inputs of the shared contract."""
+        return {
+            "pool": self.pool,
+            "name": self.name,
+            "description": self.description,
+            "priority": self.priority,
+            "concurrency_limit": self.concurrency_limit,
+            "paused": self.paused,
+        }
+
+
+class WorkPoolDeclaration(UserModel):
+    """One work pool file in ``pools/``."""
+
+    name: Name = Field(description="Work pool name, unique across pools/.")
+    type: PoolType = Field(description="Worker type: process, docker or kubernetes.")
+    description: str | None = Field(default=None, description="Free text shown in the UI.")
+    concurrency_limit: NonNegativeInt | None = Field(
+        default=None, description="Most flow runs of the pool running at once (none: no limit)."
+    )
+    paused: bool = Field(default=False, description="A paused pool hands out no runs.")
+    job_variables: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "Defaults for the worker's job variables (image, namespace, env...): each sets "
+            "variables.properties.<name>.default in the base job template."
+        ),
+    )
+    base_job_template: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "Overrides deep-merged over the worker type's default base job template "
+            "(keys job_configuration and variables); mappings merge, other values replace."
+        ),
+    )
+    queues: list[QueueDeclaration] = Field(
+        default_factory=list,
+        description="Work queues of the pool. 'default' exists anyway; declare it to set it.",
+    )
+
+    @field_validator("queues")
+    @classmethod
+    def _queues_are_unique(cls, queues: list[QueueDeclaration]) -> list[QueueDeclaration]:
+        names = [queue.name for queue in queues]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate queue name(s) {duplicates}")
+        priorities = [queue.priority for queue in queues if queue.priority is not None]
+        taken = sorted({p for p in priorities if priorities.count(p) > 1})
+        if taken:
+            raise ValueError(f"priority used by more than one queue: {taken}")
+        return queues
+
+    def merged_base_job_template(self) -> dict[str, Any]:
+        """The worker type's default template with this file's overrides merged on top."""
+        template: dict[str, Any] = deep_merge(
+            default_base_job_template(self.type), self.base_job_template
+        )
+        properties = _properties(template)
+        for key, value in self.job_variables.items():
+            if isinstance(properties.get(key), dict):
+                properties[key] = {**properties[key], "default": value}
+        return template
+
+    def unknown_job_variables(self) -> list[str]:
+        """Job variable names the merged template does not declare."""
+        properties = _properties(self.merged_base_job_template())
+        return sorted(key for key in self.job_variables if key not in properties)
+
+    def work_queues(self) -> list[WorkQueueDeclaration]:
+        """The pool's queues with the pool name and a resolved priority."""
+        taken = {queue.priority for queue in self.queues if queue.priority is not None}
+        resolved: list[WorkQueueDeclaration] = []
+        next_free = 1
+        for queue in self.queues:
+            priority = queue.priority
+            if priority is None:
+                while next_free in taken:
+                    next_free += 1
+                priority = next_free
+                taken.add(priority)
+            resolved.append(
+                WorkQueueDeclaration(**{**queue.model_dump(), "priority": priority}, pool=self.name)
+            )
+        return resolved
+
+    def provider_inputs(self) -> dict[str, Any]:
+        """The WorkPool provider inputs of the shared contract (template fully merged)."""
+        return {
+            "name": self.name,
+            "type": self.type,
+            "description": self.description,
+            "concurrency_limit": self.concurrency_limit,
+            "paused": self.paused,
+            "base_job_template": self.merged_base_job_template(),
+        }
+
+
+def _properties(template: dict[str, Any]) -> dict[str, Any]:
+    """The template's ``variables.properties`` mapping (empty if the template is malformed)."""
+    variables = template.get("variables")
+    properties = variables.get("properties") if isinstance(variables, dict) else None
+    return properties if isinstance(properties, dict) else {}
