@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,13 +17,3 @@ class UserModel(BaseModel):
     """Base for every model read from a user's file: unknown fields are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def deep_merge(base: Any, override: Any) -> Any:
-    """Merge ``override`` over ``base``: mappings merge key by key, anything else replaces."""
-    if isinstance(base, dict) and isinstance(override, dict):
-        merged = dict(base)
-        for key, value in override.items():
-            merged[key] = deep_merge(base[key], value) if key in base else value
-        return merged
-    return override

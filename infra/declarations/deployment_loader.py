@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from infra.declarations.base import deep_merge
 from infra.declarations.deployments import (
     DeploymentDeclaration,
     DeploymentEntry,
@@ -21,6 +20,7 @@ from infra.declarations.deployments import (
 from infra.declarations.errors import join_field
 from infra.declarations.pools import WorkPoolDeclaration
 from infra.declarations.schema_check import schema_errors
+from infra.merging import deep_merge
 
 if TYPE_CHECKING:
     from infra.declarations.loader import LoadContext

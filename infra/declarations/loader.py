@@ -14,7 +14,6 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from infra.declarations.automations import AutomationDeclaration, Reference, check_automation
-from infra.declarations.base import deep_merge
 from infra.declarations.deployments import DeploymentDeclaration
 from infra.declarations.errors import Collector, join_field
 from infra.declarations.limits import (
@@ -27,6 +26,7 @@ from infra.declarations.overrides import OVERRIDES_KEY, Overrides, changed_field
 from infra.declarations.pools import WorkPoolDeclaration, WorkQueueDeclaration
 from infra.declarations.templates import template_problems
 from infra.declarations.yaml_io import YamlError, read_yaml
+from infra.merging import deep_merge
 
 #: Blocks the platform's Pulumi program provisions, as ``<block type slug>/<name>``.
 PLATFORM_BLOCKS = frozenset(

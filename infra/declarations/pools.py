@@ -6,8 +6,9 @@ from typing import Any
 
 from pydantic import Field, NonNegativeInt, PositiveInt, field_validator
 
-from infra.declarations.base import Name, UserModel, deep_merge
+from infra.declarations.base import Name, UserModel
 from infra.declarations.templates import PoolType, default_base_job_template
+from infra.merging import deep_merge
 
 
 class QueueDeclaration(UserModel):

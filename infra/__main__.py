@@ -1,0 +1,5 @@
+"""Pulumi entry point (`Pulumi.yaml` has `main: infra/`): declares the current stack."""
+
+from infra.program import main
+
+main()

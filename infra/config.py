@@ -1,0 +1,344 @@
+"""Typed stack configuration for the `prefect-platform` Pulumi program.
+
+Every key lives in the `prefect-platform:` namespace of a `Pulumi.<stack>.yaml` file. The whole
+configuration is validated here, before the program declares a single resource: an unknown key,
+an unknown target, a work pool type that has no worker on the chosen target, a malformed image
+tag or a missing secret raises `ConfigError` naming the key (`prefect-platform:workers[1].type`).
+
+Secrets (`databaseUrl`, `authString`, `s3AccessKey`, `s3SecretKey`) are never part of the model:
+`PlatformConfig` only records whether they are set; the program reads them with
+`pulumi.Config.require_secret`, so they stay secret outputs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+NAMESPACE = "prefect-platform"
+"""The Pulumi config namespace (the project name in `Pulumi.yaml`)."""
+
+SECRET_KEYS = ("databaseUrl", "authString", "s3AccessKey", "s3SecretKey")
+"""Config keys that must be set with `pulumi config set --secret`."""
+
+OTHER_STEP_KEYS = frozenset({"overrides", "githubToken"})
+"""Keys read by other steps of the program, not validated here: the declarations' `overrides`,
+the secret `githubToken` (the `github-token` Secret block; set by .github/workflows/preview.yml)."""
+
+WORKER_TYPES: dict[str, tuple[str, ...]] = {
+    "kubernetes": ("kubernetes",),
+    "docker": ("process", "docker"),
+    "external": (),
+}
+"""Work pool types this kit runs a worker for, per target."""
+
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_FLOATING_TAGS = {"latest", "3-latest", "main", "nightly"}
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_POOL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+class ConfigError(ValueError):
+    """A stack configuration value is wrong; the message names the `prefect-platform:` key."""
+
+
+def _pinned_tag(value: str) -> str:
+    if not _IMAGE_TAG.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a valid image tag ([A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})"
+        )
+    if value in _FLOATING_TAGS:
+        raise ValueError(f"{value!r} is a floating tag; pin an exact version")
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+    )
+
+
+class ServerConfig(_Model):
+    """The Prefect server (Kubernetes target): replicas, database, exposure."""
+
+    database: Literal["bundled", "external"] = Field(
+        default="bundled",
+        description="`bundled`: the chart's PostgreSQL (throwaway stacks); `external`: a database "
+        "whose URL is the secret `prefect-platform:databaseUrl`.",
+    )
+    replicas: int = Field(default=1, ge=1, le=20, description="API server replicas.")
+    separate_background_services: bool = Field(
+        default=False, description="Run background services as their own deployment."
+    )
+    redis: bool = Field(
+        default=False, description="Deploy Redis for messaging (needed with several replicas)."
+    )
+    node_port: int | None = Field(
+        default=None,
+        ge=30000,
+        le=32767,
+        description="Expose the API as this NodePort (kind maps it to 127.0.0.1 only).",
+    )
+    ingress_host: str | None = Field(
+        default=None, description="Host name of an Ingress for the UI/API (none by default)."
+    )
+    ingress_class_name: str = Field(default="", description="IngressClass of that Ingress.")
+    public_url: str = Field(
+        default="http://127.0.0.1:4200",
+        description="URL users open in a browser (the UI calls `<publicUrl>/api`).",
+    )
+
+    @model_validator(mode="after")
+    def _ha_needs_redis(self) -> ServerConfig:
+        if (self.replicas > 1 or self.separate_background_services) and not self.redis:
+            raise ValueError("replicas > 1 or separateBackgroundServices needs redis: true")
+        return self
+
+
+class WorkerConfig(_Model):
+    """A worker for one work pool declared in `pools/`."""
+
+    pool: str = Field(description="Work pool name (as declared in `pools/*.yaml`).")
+    type: str = Field(description="Work pool type: `kubernetes`, `process` or `docker`.")
+    replicas: int = Field(default=1, ge=1, le=10, description="Worker replicas.")
+
+    @field_validator("pool")
+    @classmethod
+    def _pool_name(cls, value: str) -> str:
+        if not _POOL_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a valid work pool name")
+        return value
+
+
+class ObjectStoreConfig(_Model):
+    """The S3-compatible object store the stack runs."""
+
+    kind: Literal["minio", "seaweedfs"] = Field(default="minio", description="Server software.")
+    image_tag: str | None = Field(
+        default=None, description="Override the pinned image tag of that server."
+    )
+    buckets: list[str] = Field(
+        default_factory=lambda: ["prefect-results"],
+        description="Buckets the stack creates; the first is the results bucket.",
+    )
+    storage_size: str = Field(default="5Gi", description="Volume size (Kubernetes target).")
+    node_port: int | None = Field(
+        default=None, ge=30000, le=32767, description="Expose S3 as this NodePort."
+    )
+
+    @field_validator("image_tag")
+    @classmethod
+    def _tag(cls, value: str | None) -> str | None:
+        return None if value is None else _pinned_tag(value)
+
+    @field_validator("buckets")
+    @classmethod
+    def _bucket_names(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one bucket (the results bucket) is required")
+        for name in value:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", name):
+                raise ValueError(f"{name!r} is not a valid S3 bucket name")
+        if len(set(value)) != len(value):
+            raise ValueError("bucket names must be unique")
+        return value
+
+
+class DockerConfig(_Model):
+    """Docker host target: where published ports listen."""
+
+    bind_address: str = Field(
+        default="127.0.0.1", description="Host address published ports bind to (loopback)."
+    )
+    server_port: int = Field(default=4200, ge=1, le=65535, description="Host port of the API/UI.")
+    s3_port: int = Field(default=9000, ge=1, le=65535, description="Host port of the S3 API.")
+
+
+class ExternalObjectStoreConfig(_Model):
+    """An existing S3 endpoint used with the `external` target."""
+
+    endpoint_url: str = Field(description="S3 endpoint URL as seen from flow runs.")
+    buckets: list[str] = Field(description="Existing buckets; the first is the results bucket.")
+
+
+class PlatformConfig(_Model):
+    """The whole `prefect-platform:` configuration of one stack."""
+
+    target: Literal["kubernetes", "docker", "external"] = Field(
+        description="Where the platform runs; `external` reuses an existing server."
+    )
+    namespace: str = Field(default="prefect", description="Kubernetes namespace.")
+    prefect_image_tag: str = Field(
+        default="3.9.1-python3.11", description="Tag of `prefecthq/prefect` for server and workers."
+    )
+    helm_values_overlay: str | None = Field(
+        default=None, description="Overlay in `helm-values/<chart>/` (default: the stack name)."
+    )
+    server: ServerConfig = Field(default_factory=ServerConfig, description="Prefect server.")
+    workers: list[WorkerConfig] = Field(default_factory=list, description="One per pool.")
+    object_store: ObjectStoreConfig = Field(
+        default_factory=ObjectStoreConfig, description="Object store."
+    )
+    auth_rotation: str = Field(
+        default="1",
+        max_length=63,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="Change it to generate a new admin password (and restart server and workers).",
+    )
+    protect_data: bool = Field(
+        default=False, description="`protect` stateful resources (prod): destroy refuses."
+    )
+    docker: DockerConfig = Field(default_factory=DockerConfig, description="Docker target.")
+    api_url: str | None = Field(default=None, description="Server API URL (`external` only).")
+    external_object_store: ExternalObjectStoreConfig | None = Field(
+        default=None, description="Existing S3 endpoint (`external` only)."
+    )
+    secrets_set: frozenset[str] = Field(
+        default_factory=frozenset, description="Which secret keys are set (filled by the loader)."
+    )
+
+    @field_validator("prefect_image_tag")
+    @classmethod
+    def _tag(cls, value: str) -> str:
+        return _pinned_tag(value)
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        if not _DNS_LABEL.fullmatch(value):
+            raise ValueError(f"{value!r} is not a valid Kubernetes namespace (RFC 1123 label)")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> PlatformConfig:
+        supported = WORKER_TYPES[self.target]
+        seen: set[str] = set()
+        for index, worker in enumerate(self.workers):
+            if worker.type not in supported:
+                raise _KeyedError(
+                    f"workers[{index}].type",
+                    f"work pool {worker.pool!r} has type {worker.type!r}, which has no worker on "
+                    f"target {self.target!r} (supported: {', '.join(supported) or 'none'})",
+                )
+            if worker.pool in seen:
+                raise _KeyedError(f"workers[{index}].pool", f"duplicate pool {worker.pool!r}")
+            seen.add(worker.pool)
+        if self.target == "external":
+            if not self.api_url:
+                raise _KeyedError("apiUrl", "required when target is 'external'")
+        elif self.api_url is not None:
+            raise _KeyedError("apiUrl", "only used with target 'external'")
+        if self.server.database == "external" and "databaseUrl" not in self.secrets_set:
+            raise _KeyedError(
+                "databaseUrl",
+                "server.database is 'external': set it with `pulumi config set --secret "
+                "prefect-platform:databaseUrl postgresql+asyncpg://...`",
+            )
+        if self.external_object_store is not None:
+            missing = {"s3AccessKey", "s3SecretKey"} - self.secrets_set
+            if missing:
+                raise _KeyedError(sorted(missing)[0], "required with externalObjectStore (secret)")
+        return self
+
+
+class _KeyedError(ValueError):
+    """A cross-field error that knows which config key it is about."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+        self.message = message
+
+
+def parse_config(values: Mapping[str, Any], secrets_set: set[str] | None = None) -> PlatformConfig:
+    """Validate a stack's config (keys without the namespace) into a `PlatformConfig`.
+
+    Args:
+        values: Non-secret config keys, e.g. `{"target": "kubernetes", "workers": [...]}`.
+        secrets_set: Names of the secret keys that are set (their values are never read here).
+
+    Returns:
+        The validated configuration.
+
+    Raises:
+        ConfigError: naming the first wrong key, e.g. `prefect-platform:workers[0].type: ...`.
+    """
+    secrets = set(secrets_set or ())
+    misplaced = [key for key in values if key in SECRET_KEYS]
+    if misplaced:
+        raise ConfigError(
+            f"{NAMESPACE}:{misplaced[0]}: must be a secret (`pulumi config set --secret`), "
+            "not a plain value"
+        )
+    try:
+        return PlatformConfig.model_validate({**values, "secrets_set": frozenset(secrets)})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, _KeyedError):
+            lines.append(f"{NAMESPACE}:{cause.key}: {cause.message}")
+            continue
+        path = ""
+        for part in error["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown setting (check the spelling against docs/operations.md)"
+        lines.append(f"{NAMESPACE}:{path or '<root>'}: {message}")
+    return "; ".join(lines)
+
+
+def load_config(extra_keys: Iterable[str] = ()) -> PlatformConfig:
+    """Read and validate the current stack's `prefect-platform:` config from the Pulumi runtime.
+
+    Args:
+        extra_keys: Keys (without the namespace) that other steps read; they are skipped here,
+            like `OTHER_STEP_KEYS`. Every other unknown key is an error.
+    """
+    from pulumi.runtime import config as runtime_config
+
+    prefix = f"{NAMESPACE}:"
+    raw: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    secret_keys = set(runtime_config.get_config_secret_keys_env()) | set(
+        runtime_config._SECRET_KEYS.get()
+    )
+    skipped = OTHER_STEP_KEYS | set(extra_keys)
+    values: dict[str, Any] = {}
+    secrets: set[str] = set()
+    for full_key in sorted(raw):
+        if not full_key.startswith(prefix):
+            continue
+        key = full_key.removeprefix(prefix)
+        if key in skipped:
+            continue
+        if key in SECRET_KEYS:
+            if full_key not in secret_keys:
+                raise ConfigError(
+                    f"{full_key}: must be a secret (`pulumi config set --secret {full_key} ...`), "
+                    "not a plain value"
+                )
+            secrets.add(key)
+            continue
+        values[key] = _decode(runtime_config.get_config(full_key))
+    return parse_config(values, secrets)
+
+
+def _decode(value: Any) -> Any:
+    """Pulumi passes structured values as JSON strings; scalars as strings."""
+    import json
+
+    if not isinstance(value, str) or not (value[:1] in "{[" or value in ("true", "false")):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
