@@ -6,6 +6,7 @@ Fixtures:
     s3_server: a real S3 server (SeaweedFS) with a bucket.
     git_remote: a bare git repository with HEAD on main.
     process_worker: a factory that runs a real process worker for a pool.
+    api: read-back helpers (task runs, state histories, logs, events) over the server's API.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.api import Api
 from tests.harness.git_remote import GitRemote, create_git_remote
 from tests.harness.prefect_server import DATABASE_URL_ENV, PrefectServer, start_prefect_server
 from tests.harness.processes import STARTED, ManagedProcess
@@ -49,14 +51,31 @@ def prefect_server(harness_dir: Path) -> Iterator[PrefectServer]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        _flush_prefect_logs()
         _refresh_prefect_settings()
         server.stop()
+
+
+def _flush_prefect_logs() -> None:
+    """Send logs still queued for the API before the server goes away."""
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)
 
 
 def _refresh_prefect_settings() -> None:
     from prefect.context import refresh_global_settings_context
 
     refresh_global_settings_context()
+
+
+@pytest.fixture
+def api(prefect_server: PrefectServer) -> Iterator[Api]:
+    """Read-back helpers over the live server's API (`tests/harness/api.py`)."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        yield Api(client)
 
 
 @pytest.fixture(scope="session")

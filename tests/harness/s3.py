@@ -67,7 +67,8 @@ def start_s3_server(workdir: Path, bucket: str = "prefect-results") -> S3Server:
     access_key = secrets.token_hex(10)
     secret_key = secrets.token_urlsafe(30)
     ports = {
-        role: free_port()
+        # SeaweedFS derives some gRPC ports as HTTP port + 10000.
+        role: free_port(below=55000)
         for role in (
             "master",
             "master.grpc",

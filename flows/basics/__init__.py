@@ -1,0 +1,1 @@
+"""Core building blocks: flows and tasks, subflows, fan-out, parameters, names, tags, runners."""

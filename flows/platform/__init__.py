@@ -1,0 +1,1 @@
+"""Flows the platform itself runs: the smoke flow that every environment deploys."""

@@ -1,0 +1,1 @@
+"""Reliability: retries, caching, timeouts, state hooks, allow_failure, transactions, limits."""

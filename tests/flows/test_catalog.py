@@ -1,0 +1,46 @@
+"""docs/features.md, flows/catalog.py, the flow modules and the tests cannot drift apart."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+import flows
+from flows.catalog import FEATURES, render
+
+ROOT = Path(flows.__file__).parent.parent
+
+
+def test_features_md_is_the_rendered_catalog() -> None:
+    assert (ROOT / "docs" / "features.md").read_text() == render(), (
+        "docs/features.md is stale: run `python -m flows.catalog > docs/features.md`"
+    )
+
+
+def test_catalog_covers_thirty_distinct_matrix_rows() -> None:
+    assert len({row.feature for row in FEATURES}) == len(FEATURES) == 30
+
+
+def test_every_catalogued_module_is_documented_and_every_module_is_catalogued() -> None:
+    catalogued = {row.module for row in FEATURES}
+    for module_name in catalogued:
+        module = importlib.import_module(module_name)
+        doc = module.__doc__ or ""
+        assert "Demonstrates:" in doc and "Run it" in doc, module_name
+    on_disk = {
+        ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for path in (ROOT / "flows").glob("*/*.py")
+        if path.name != "__init__.py"
+    }
+    assert on_disk == catalogued
+
+
+def test_every_catalogued_test_exists() -> None:
+    for row in FEATURES:
+        mentioned = [row.test] + [part.split("`")[0] for part in row.shows.split("(also `")[1:]]
+        for node in mentioned:
+            file, _, name = node.partition("::")
+            tree = ast.parse((ROOT / file).read_text())
+            names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+            assert name in names, f"{row.feature}: {node} does not exist"
