@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -18,9 +19,13 @@ import pulumi_kubernetes as k8s
 from infra.components.docker_host import DockerHost, DockerHostArgs, DockerWorkerPool
 from infra.components.object_store import ObjectStore, ObjectStoreArgs
 from infra.components.prefect_server import PrefectServer, PrefectServerArgs
-from infra.components.values import load_values
+from infra.components.values import REPO_ROOT, load_values
 from infra.components.worker import Worker, WorkerArgs, release_name
 from infra.config import NAMESPACE, ConfigError, PlatformConfig, load_config
+from infra.declarations import Declarations, load_declarations
+from infra.declarations.deployments import unresolved_environment
+from infra.prefect_objects import PrefectObjects, PrefectObjectsArgs, platform_blocks
+from infra.providers import Connection
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,8 @@ class Platform:
     """Names of the work pools that have a worker in this stack."""
     open_ui_command: str = ""
     """A shell command that opens the UI."""
+    ready: list[pulumi.Resource] = field(default_factory=list)
+    """Resources the Prefect objects wait for (the server answering, buckets created)."""
 
 
 def build_platform(
@@ -236,6 +243,7 @@ def _kubernetes(config: PlatformConfig, overlay: str, declared: Mapping[str, Poo
         s3=S3Access(store.endpoint_url, store.access_key, store.secret_key, store_config.buckets),
         worker_pools=[worker.pool for worker in config.workers],
         open_ui_command=open_ui,
+        ready=[server, store],
     )
 
 
@@ -269,6 +277,7 @@ def _docker(config: PlatformConfig) -> Platform:
         open_ui_command=(
             f"python3 -m webbrowser http://{config.docker.bind_address}:{config.docker.server_port}"
         ),
+        ready=[host],
     )
 
 
@@ -294,6 +303,23 @@ def _external(config: PlatformConfig) -> Platform:
     )
 
 
+def _require_pull_step_environment(declarations: Declarations) -> None:
+    """Fail before any change when a pull step names an environment variable that is unset.
+
+    `prefect.yaml` takes the repository URL and branch from the environment of whoever
+    applies it (`{{ $PREFECT_PLATFORM_REPO_URL }}`); left unresolved, every run would fail
+    at clone time instead.
+    """
+    for deployment in declarations.deployments:
+        missing = unresolved_environment(deployment.provider_inputs()["pull_steps"])
+        if missing:
+            raise ConfigError(
+                f"prefect.yaml: deployment {deployment.reference!r}: pull steps use unset "
+                f"environment variable(s) {', '.join(sorted(missing))}; export them before "
+                "`pulumi up` (docs/gitops.md)"
+            )
+
+
 def export_outputs(platform: Platform) -> None:
     """The stack outputs: UI URL, API URL, S3 endpoint and keys, auth string (secrets), open-UI."""
     pulumi.export("uiUrl", platform.ui_url)
@@ -308,17 +334,32 @@ def export_outputs(platform: Platform) -> None:
     pulumi.export("workerPools", platform.worker_pools)
 
 
-def main(pools: Sequence[PoolSpec] | None = None, extra_keys: Sequence[str] = ()) -> Platform:
+def main(root: Path = REPO_ROOT) -> Platform:
     """Run the program for the current stack (what `pulumi up` executes).
 
-    Args:
-        pools: The pools declared in `pools/` (see `build_platform`).
-        extra_keys: `prefect-platform:` keys that later steps read (not validated here).
+    Reads and validates every declaration under `root` first (pools/, automations/,
+    concurrency-limits.yaml, variables.yaml, prefect.yaml, with the stack's
+    `prefect-platform:overrides`), so a bad file stops the run before any resource is declared;
+    then declares the platform and applies the declarations to its server.
     """
-    config = load_config(extra_keys)
+    config = load_config()
+    settings = pulumi.Config(NAMESPACE)
+    declarations = load_declarations(root, settings.get_object("overrides"))
+    pools = [
+        PoolSpec(pool.name, pool.type, pool.merged_base_job_template())
+        for pool in declarations.work_pools
+    ]
     platform = build_platform(config, pulumi.get_stack(), pools)
     # Prefect objects: declarations applied to this server
-    # (the lead's step: pools, queues, limits, variables, blocks, automations, deployments,
-    # created with `connection={"api_url": platform.api_url, "auth_string": platform.auth_string}`)
+    _require_pull_step_environment(declarations)
+    blocks = platform_blocks(platform.s3, settings.get_secret("githubToken"))
+    connection: pulumi.Output[Connection] = pulumi.Output.all(
+        platform.api_url, platform.auth_string
+    ).apply(lambda values: Connection(api_url=values[0], auth_string=values[1]))
+    PrefectObjects(
+        "prefect-objects",
+        PrefectObjectsArgs(declarations, connection, blocks),
+        pulumi.ResourceOptions(depends_on=platform.ready),
+    )
     export_outputs(platform)
     return platform

@@ -19,6 +19,14 @@ if [[ "$target" == "kubernetes" && "$STACK" =~ ^(local|pr) ]]; then
   fi
 fi
 
+# prefect.yaml's pull steps clone this repository and branch (docs/gitops.md).
+export PREFECT_PLATFORM_REPO_URL="${PREFECT_PLATFORM_REPO_URL:-$(git remote get-url origin 2>/dev/null || true)}"
+export PREFECT_PLATFORM_BRANCH="${PREFECT_PLATFORM_BRANCH:-$(git rev-parse --abbrev-ref HEAD)}"
+if [[ -z "$PREFECT_PLATFORM_REPO_URL" ]]; then
+  echo "error: no git remote 'origin': export PREFECT_PLATFORM_REPO_URL=https://github.com/<you>/<repo>.git" >&2
+  exit 2
+fi
+
 say "stack $STACK (state in .pulumi-state/)"
 pulumi stack select "$STACK" --create --non-interactive
 pulumi up --yes --stack "$STACK" --non-interactive --skip-preview

@@ -98,6 +98,10 @@ class WorkPoolDeclaration(UserModel):
         for key, value in self.job_variables.items():
             if isinstance(properties.get(key), dict):
                 properties[key] = {**properties[key], "default": value}
+        for spec in properties.values():
+            # The server drops null defaults; keeping them would read back as drift.
+            if isinstance(spec, dict) and "default" in spec and spec["default"] is None:
+                del spec["default"]
         return template
 
     def unknown_job_variables(self) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,9 +81,10 @@ class StackRun:
         return manifests
 
 
-class _Mocks(pulumi.runtime.Mocks):
-    def __init__(self, run: StackRun) -> None:
-        self.run = run
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Canned outputs for cloud resources (generated passwords are recognisable secrets)."""
+
+    run: StackRun
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         outputs = dict(args.inputs)
@@ -102,7 +103,7 @@ class _Mocks(pulumi.runtime.Mocks):
 
 
 class _Monitor(pulumi_mocks.MockMonitor):
-    def __init__(self, mocks: _Mocks) -> None:
+    def __init__(self, mocks: RecordingMocks) -> None:
         super().__init__(mocks)
         self.run = mocks.run
 
@@ -153,15 +154,21 @@ def run_stack(
     secret_config: Mapping[str, str] | None = None,
     pools: Sequence[Any] | None = None,
     run: StackRun | None = None,
+    *,
+    mocks: RecordingMocks | None = None,
+    program_main: Callable[[], Any] | None = None,
 ) -> StackRun:
     """Run `infra.program` for `stack` with this config under mocks; return what it declared.
 
     Pass `run` to keep the record when the program raises (to see what was declared before).
+    By default only the platform part of the program runs; `program_main` runs another body
+    (e.g. the whole `program.main`), `mocks` stands in for the engine's resource operations.
     """
     from infra import program
 
     run = run if run is not None else StackRun(stack=stack)
-    mocks = _Mocks(run)
+    mocks = mocks if mocks is not None else RecordingMocks()
+    mocks.run = run
     pulumi.runtime.set_mocks(
         mocks, project=PROJECT, stack=stack, preview=False, monitor=_Monitor(mocks)
     )
@@ -176,7 +183,12 @@ def run_stack(
     set_all_config(values, [f"{PROJECT}:{key}" for key in secret_config or {}])
 
     def body() -> None:
-        run.platform = program.main(pools)
+        if program_main is not None:
+            run.platform = program_main()
+            return
+        # The platform part of `program.main` (the Prefect objects are tests/program's).
+        run.platform = program.build_platform(program.load_config(), stack, pools)
+        program.export_outputs(run.platform)
 
     try:
         _sync_await(run_in_stack(body))

@@ -1,0 +1,1 @@
+"""Benchmarks that print their figures (not tests); see docs/performance.md."""

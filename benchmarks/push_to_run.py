@@ -1,0 +1,408 @@
+"""Benchmark: from `git push` to the run that executes the new code reaching Completed.
+
+A real Prefect server, a real git remote (playing GitHub) and a real process worker
+polling every second, from `tests.harness`. The deployment pulls its code with the
+same `git_clone` pull step as `prefect.yaml`. Each of the `--runs` rounds pushes a
+new version of the flow, triggers a run, and waits until the run is Completed; the
+run's logs must show the version just pushed.
+
+Per run it reports where the time went, from the run's own state and log timestamps:
+
+- push: `git push` to the remote;
+- trigger: the API call that creates the run;
+- poll: until the worker picked the run up (state Pending);
+- start: the flow-run process starting (Python, `import prefect`, engine set-up) until
+  it logs "Running 1 deployment pull step(s)";
+- pull+load: the pull step (the clone) and importing the flow's module, until Running;
+- flow: the flow itself, until Completed;
+- seen: until this script saw Completed (its own 50 ms polling).
+
+The clone alone is timed by running the pull step's own code (`GitRepository.pull_code`,
+what `git_clone` calls) into an empty folder right after each run.
+
+Then clone time against the size of the repository's history (`--sizes`, MB of
+incompressible history behind a small tip): the pull step's shallow clone (depth 1,
+Prefect's default), the same with sparse checkout of `flows/`, and a full clone for
+comparison. The history is generated locally with `git fast-import` and deleted after.
+
+Usage (from the repository root):
+
+    .venv/bin/python benchmarks/push_to_run.py                    # 10 runs, sizes 1,50,500
+    .venv/bin/python benchmarks/push_to_run.py --runs 3 --sizes 1,50
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.harness.git_remote import GitRemote, create_git_remote, git
+from tests.harness.prefect_server import PrefectServer, start_prefect_server
+from tests.harness.worker import running_worker
+
+POOL = "bench-pool"
+FLOW_FILE = "flows/bench/version.py"
+FLOW_SOURCE = '''"""Prints and returns the version pushed by the benchmark."""
+
+from prefect import flow
+
+VERSION = "{version}"
+
+
+@flow(name="bench-version", log_prints=True)
+def bench_version() -> str:
+    """Print this file's version."""
+    print(f"running version {{VERSION}}")
+    return VERSION
+'''
+PULL_LOG = "deployment pull step"
+
+
+@dataclass
+class RunTiming:
+    """Seconds spent in each phase of one push-to-Completed round."""
+
+    push: float
+    trigger: float
+    poll: float
+    start: float
+    pull_load: float
+    flow: float
+    seen: float
+    total: float
+    clone: float
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The `fraction` percentile of `values` (nearest rank)."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def _epoch(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+def pull_steps(url: str, branch: str, directories: list[str] | None) -> list[dict[str, Any]]:
+    """The pull step of prefect.yaml with the repository resolved (no token: file://)."""
+    step: dict[str, Any] = {"repository": url, "branch": branch}
+    if directories:
+        step["directories"] = directories
+    return [{"prefect.deployments.steps.git_clone": step}]
+
+
+def deploy(
+    name: str, url: str, branch: str, directories: list[str] | None, job_variables: dict[str, Any]
+) -> UUID:
+    """Create the benchmark deployment `name` with the prefect.yaml pull step."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists
+
+    with get_client(sync_client=True) as client:
+        with suppress(ObjectAlreadyExists):
+            client.create_work_pool(WorkPoolCreate(name=POOL, type="process"))
+        flow_id = client.create_flow_from_name("bench-version")
+        return client.create_deployment(
+            flow_id=flow_id,
+            name=name,
+            work_pool_name=POOL,
+            entrypoint=f"{FLOW_FILE}:bench_version",
+            pull_steps=pull_steps(url, branch, directories),
+            job_variables=job_variables,
+            parameter_openapi_schema={"type": "object", "properties": {}},
+        )
+
+
+def time_clone(url: str, branch: str, directories: list[str] | None = None) -> float:
+    """Seconds the pull step's own code takes to clone `url` into an empty folder."""
+    from prefect.runner.storage import GitRepository
+
+    with tempfile.TemporaryDirectory(prefix="bench-clone-") as folder:
+        repo = GitRepository(url=url, branch=branch, directories=directories)
+        repo.set_base_path(Path(folder))
+        started = time.perf_counter()
+        asyncio.run(repo.pull_code())
+        return time.perf_counter() - started
+
+
+def one_round(remote: GitRemote, deployment_id: UUID, version: str) -> RunTiming:
+    """Push `version`, run the deployment, wait for Completed, and split the time."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    (remote.work / FLOW_FILE).write_text(FLOW_SOURCE.format(version=version))
+    git("add", "--all", cwd=remote.work)
+    git("commit", "-q", "-m", f"version {version}", cwd=remote.work)
+
+    with get_client(sync_client=True) as client:
+        pushed_at = time.time()
+        git("push", "-q", "origin", f"HEAD:{remote.branch}", cwd=remote.work)
+        push_done = time.time()
+        run = client.create_flow_run_from_deployment(deployment_id)
+        triggered = time.time()
+        while True:
+            state = client.read_flow_run(run.id).state
+            if state is not None and state.is_final():
+                seen = time.time()
+                break
+            if time.time() - pushed_at > 120:
+                raise TimeoutError(f"run {run.id} not final after 120 s: {state}")
+            time.sleep(0.05)
+        if not state.is_completed():
+            raise RuntimeError(f"run {run.id} ended {state.type.value}: {state.message}")
+
+        states = {s.type.value: _epoch(s.timestamp) for s in client.read_flow_run_states(run.id)}
+        logs: list[Any] = []
+        for _ in range(50):  # logs arrive in batches, shortly after the run
+            logs = client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id]))
+            )
+            if any(f"running version {version}" in log.message for log in logs):
+                break
+            time.sleep(0.1)
+        else:
+            messages = [log.message for log in logs]
+            raise RuntimeError(f"run {run.id} did not execute version {version}: {messages}")
+        pull_started = min(_epoch(log.timestamp) for log in logs if PULL_LOG in log.message)
+
+    return RunTiming(
+        push=push_done - pushed_at,
+        trigger=triggered - push_done,
+        poll=states["PENDING"] - triggered,
+        start=pull_started - states["PENDING"],
+        pull_load=states["RUNNING"] - pull_started,
+        flow=states["COMPLETED"] - states["RUNNING"],
+        seen=seen - states["COMPLETED"],
+        total=seen - pushed_at,
+        clone=0.0,
+    )
+
+
+@dataclass(frozen=True)
+class Mode:
+    """How the worker environment and the deployment are set up for one series."""
+
+    name: str
+    one_process: bool
+    bytecode_cache: bool
+    directories: list[str] | None = None
+
+
+MODES = {
+    # Prefect's defaults in this environment: the process worker starts a supervisor
+    # process (runs the pull step) which starts the engine process; no .pyc files
+    # (PYTHONDONTWRITEBYTECODE=1, as uv installs without compiling).
+    "default": Mode("default", one_process=False, bytecode_cache=False),
+    # What the kit does: job variable `command: python -m prefect.engine` (one process
+    # runs the pull step and the flow) and compiled bytecode for the worker's Python.
+    "tuned": Mode("tuned", one_process=True, bytecode_cache=True),
+    "tuned-sparse": Mode(
+        "tuned-sparse", one_process=True, bytecode_cache=True, directories=["flows"]
+    ),
+}
+
+
+@contextmanager
+def worker_environment(mode: Mode, workdir: Path) -> Iterator[None]:
+    """Set the environment the worker (and its flow runs) inherit for `mode`."""
+    saved = {key: os.environ.get(key) for key in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
+    if mode.bytecode_cache:
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        os.environ["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def measure_push_to_run(
+    server: PrefectServer, workdir: Path, runs: int, mode: Mode
+) -> list[RunTiming]:
+    """`runs` rounds of push -> run -> Completed with a real worker polling every second."""
+    folder = workdir / mode.name
+    remote = create_git_remote(folder / "git", name="platform")
+    remote.push_files({FLOW_FILE: FLOW_SOURCE.format(version="v0")}, "initial")
+    job_variables: dict[str, Any] = {}
+    if mode.one_process:
+        job_variables["command"] = f"{sys.executable} -m prefect.engine"
+    deployment_id = deploy(
+        f"push-to-run-{mode.name}", remote.url, remote.branch, mode.directories, job_variables
+    )
+    timings: list[RunTiming] = []
+    with worker_environment(mode, folder), running_worker(server, POOL, folder):
+        one_round(remote, deployment_id, "warm-up")  # first run: worker and caches warm up
+        for index in range(runs):
+            timing = one_round(remote, deployment_id, f"v{index + 1}")
+            timing.clone = time_clone(remote.url, remote.branch, mode.directories)
+            timings.append(timing)
+            print(
+                f"  run {index + 1:2d}: total {timing.total:5.2f} s  (push {timing.push:.2f}, "
+                f"trigger {timing.trigger:.2f}, poll {timing.poll:.2f}, "
+                f"start {timing.start:.2f}, pull+load {timing.pull_load:.2f}, "
+                f"flow {timing.flow:.2f}, seen {timing.seen:.2f}; clone {timing.clone:.3f})",
+                flush=True,
+            )
+    return timings
+
+
+def summarize(label: str, timings: list[RunTiming]) -> dict[str, float]:
+    """Print median/p90 of each phase and return the headline figures."""
+    totals = [t.total for t in timings]
+    clone_share = [t.clone / t.total for t in timings]
+    print(f"\n{label}: {len(timings)} runs")
+    phases = ("total", "push", "trigger", "poll", "start", "pull_load", "flow", "seen", "clone")
+    for phase in phases:
+        values = [getattr(t, phase) for t in timings]
+        median, p90 = statistics.median(values), percentile(values, 0.9)
+        print(f"  {phase:<10} median {median:5.2f} s   p90 {p90:5.2f} s")
+    print(f"  clone share of total: median {statistics.median(clone_share):.1%}")
+    return {
+        "median": statistics.median(totals),
+        "p90": percentile(totals, 0.9),
+        "clone_share": statistics.median(clone_share),
+    }
+
+
+def _fast_import_stream(megabytes: int, chunk_mb: int) -> Iterator[bytes]:
+    """A `git fast-import` stream: `megabytes` of random history behind a small tip."""
+    commits = max(1, megabytes // chunk_mb)
+    stamp = 1767225600  # 2026-01-01, fixed so the stream is reproducible in shape
+    for index in range(commits):
+        blob = os.urandom(chunk_mb * 1024 * 1024)
+        message = f"history {index}".encode()
+        yield b"commit refs/heads/main\n"
+        yield b"committer bench <bench@example.invalid> %d +0000\n" % (stamp + index)
+        yield b"data %d\n%s\n" % (len(message), message)
+        yield b"M 644 inline data/history.bin\n"
+        yield b"data %d\n" % len(blob)
+        yield blob
+        yield b"\n"
+    # The tip: the history blob is gone, only the flow remains.
+    source = FLOW_SOURCE.format(version="sized").encode()
+    message = b"tip"
+    yield b"commit refs/heads/main\n"
+    yield b"committer bench <bench@example.invalid> %d +0000\n" % (stamp + commits)
+    yield b"data %d\n%s\n" % (len(message), message)
+    yield b"D data/history.bin\n"
+    yield b"M 644 inline %s\n" % FLOW_FILE.encode()
+    yield b"data %d\n%s\n" % (len(source), source)
+
+
+def make_sized_repo(folder: Path, megabytes: int) -> str:
+    """A bare repository with about `megabytes` MB of history; returns its file:// URL."""
+    bare = folder / f"history-{megabytes}mb.git"
+    git("init", "-q", "--bare", "--initial-branch=main", str(bare), cwd=folder)
+    chunk = 1 if megabytes <= 50 else 5
+    process = subprocess.Popen(["git", "fast-import", "--quiet"], cwd=bare, stdin=subprocess.PIPE)
+    assert process.stdin is not None
+    for piece in _fast_import_stream(megabytes, chunk):
+        process.stdin.write(piece)
+    process.stdin.close()
+    if process.wait() != 0:
+        raise RuntimeError(f"git fast-import failed for {megabytes} MB")
+    git("repack", "-a", "-d", "-q", cwd=bare)
+    return bare.as_uri()
+
+
+def _full_clone(url: str) -> Callable[[], float]:
+    def run() -> float:
+        with tempfile.TemporaryDirectory(prefix="bench-full-") as folder:
+            started = time.perf_counter()
+            subprocess.run(
+                ["git", "clone", "-q", "--branch", "main", url, str(Path(folder) / "repo")],
+                check=True,
+            )
+            return time.perf_counter() - started
+
+    return run
+
+
+def measure_clone_vs_size(workdir: Path, sizes: list[int], repeats: int = 3) -> None:
+    """Print clone times (median of `repeats`) for repositories of `sizes` MB of history."""
+    print(f"\nclone time vs history size (median of {repeats}):")
+    header = ("history", "on disk", "git_clone step", "+ sparse flows/", "full clone")
+    print("  {:>8} {:>8} {:>15} {:>16} {:>11}".format(*header))
+    for megabytes in sizes:
+        folder = Path(tempfile.mkdtemp(prefix="bench-history-", dir=workdir))
+        try:
+            url = make_sized_repo(folder, megabytes)
+            on_disk = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
+            shallow = statistics.median(time_clone(url, "main") for _ in range(repeats))
+            sparse = statistics.median(time_clone(url, "main", ["flows"]) for _ in range(repeats))
+            full = statistics.median(_full_clone(url)() for _ in range(repeats))
+            print(
+                f"  {megabytes:>5} MB {on_disk:>6.0f} MB {shallow:>13.3f} s {sparse:>14.3f} s "
+                f"{full:>9.3f} s",
+                flush=True,
+            )
+        finally:
+            shutil.rmtree(folder)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10, help="measured rounds (default 10)")
+    parser.add_argument(
+        "--modes",
+        default="default,tuned",
+        help=f"comma-separated series among {', '.join(MODES)} (default: default,tuned)",
+    )
+    parser.add_argument(
+        "--sizes", default="1,50,500", help="MB of history for the clone series ('' to skip)"
+    )
+    args = parser.parse_args(argv)
+    sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
+    modes = [MODES[name.strip()] for name in args.modes.split(",") if name.strip()]
+
+    with tempfile.TemporaryDirectory(prefix="bench-push-to-run-") as tmp:
+        workdir = Path(tmp)
+        server = start_prefect_server(
+            workdir / "server", os.environ.get("PLATFORM_TEST_DATABASE_URL")
+        )
+        os.environ.update(server.client_env())
+        results: dict[str, dict[str, float]] = {}
+        try:
+            from prefect.context import refresh_global_settings_context
+
+            refresh_global_settings_context()
+            for mode in modes:
+                print(f"\n== {mode.name}: push to Completed, worker poll 1 s ==", flush=True)
+                timings = measure_push_to_run(server, workdir, args.runs, mode)
+                results[mode.name] = summarize(mode.name, timings)
+        finally:
+            server.stop()
+        print("\nsummary:")
+        for name, figures in results.items():
+            print(
+                f"  {name:<13} median {figures['median']:.2f} s  p90 {figures['p90']:.2f} s  "
+                f"clone share {figures['clone_share']:.1%}"
+            )
+        if sizes:
+            measure_clone_vs_size(workdir, sizes)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""The Prefect objects of one stack: every declaration in the repository, applied to its server.
+
+`PrefectObjects` turns validated `Declarations` (pools, queues, concurrency limits,
+variables, automations, deployments) and the platform's own blocks into the dynamic
+provider resources of `infra/providers/`, with the dependencies that let one
+`pulumi up` create them in a working order: queues after their pool, deployments
+after their pool, queue and blocks, automations after everything they may name.
+Resource names derive from object names, never list positions, so reordering files
+replaces nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pulumi
+
+from infra.declarations import Declarations
+from infra.providers import (
+    Automation,
+    BlockDocument,
+    Connection,
+    Deployment,
+    GlobalConcurrencyLimit,
+    Variable,
+    WorkPool,
+    WorkQueue,
+)
+
+if TYPE_CHECKING:
+    from infra.program import S3Access
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """A block document the program provisions (object-store credentials, bucket, tokens)."""
+
+    block_type_slug: str
+    """Block type, e.g. `minio-credentials`."""
+    name: str
+    """Block document name, e.g. `object-store`."""
+    data: pulumi.Input[Mapping[str, Any]]
+    """The block's fields; secret values come in as Pulumi secrets."""
+    depends_on: Sequence[str] = ()
+    """`<slug>/<name>` of blocks this one references with `$ref`."""
+
+    @property
+    def reference(self) -> str:
+        """`<slug>/<name>`, as automations and other blocks name it."""
+        return f"{self.block_type_slug}/{self.name}"
+
+
+@dataclass(frozen=True)
+class PrefectObjectsArgs:
+    """Inputs of `PrefectObjects`."""
+
+    declarations: Declarations
+    """Everything declared in the repository, already validated (`load_declarations`)."""
+    connection: pulumi.Input[Connection]
+    """API URL and auth string of the server; passed to every resource as a Pulumi secret."""
+    blocks: Sequence[BlockSpec] = field(default_factory=tuple)
+    """The platform's own blocks (see `platform_blocks`)."""
+
+
+class PrefectObjects(pulumi.ComponentResource):
+    """Every Prefect object of a stack, one dynamic resource per object."""
+
+    counts: pulumi.Output[dict[str, int]]
+
+    def __init__(
+        self, name: str, args: PrefectObjectsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("prefect-platform:objects:PrefectObjects", name, None, opts)
+        declared = args.declarations
+        connection = pulumi.Output.secret(args.connection)
+
+        def child(*depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, depends_on=list(depends_on))
+
+        def inputs(values: Mapping[str, Any]) -> Any:
+            return {**values, "connection": connection}
+
+        pools = {
+            pool.name: WorkPool(f"pool-{pool.name}", inputs(pool.provider_inputs()), child())
+            for pool in declared.work_pools
+        }
+        queues = {
+            f"{queue.pool}/{queue.name}": WorkQueue(
+                f"queue-{queue.pool}-{queue.name}",
+                inputs(queue.provider_inputs()),
+                child(pools[queue.pool]),
+            )
+            for queue in declared.work_queues
+        }
+        limits = [
+            GlobalConcurrencyLimit(f"limit-{limit.name}", inputs(limit.provider_inputs()), child())
+            for limit in declared.concurrency_limits
+        ]
+        variables = [
+            Variable(f"variable-{variable.name}", inputs(variable.provider_inputs()), child())
+            for variable in declared.variables
+        ]
+        blocks: dict[str, BlockDocument] = {}
+        for block in args.blocks:
+            blocks[block.reference] = BlockDocument(
+                f"block-{block.block_type_slug}-{block.name}",
+                inputs(
+                    {
+                        "name": block.name,
+                        "block_type_slug": block.block_type_slug,
+                        "data": pulumi.Output.secret(block.data),
+                    }
+                ),
+                child(*(blocks[ref] for ref in block.depends_on)),
+            )
+        deployments = []
+        for deployment in declared.deployments:
+            values = deployment.provider_inputs()
+            needs: list[pulumi.Resource] = [pools[values["work_pool_name"]], *blocks.values()]
+            queue = queues.get(f"{values['work_pool_name']}/{values['work_queue_name']}")
+            if queue is not None:
+                needs.append(queue)
+            deployments.append(
+                Deployment(
+                    f"deployment-{values['flow_name']}-{values['name']}",
+                    inputs(values),
+                    child(*needs),
+                )
+            )
+        # Automations may name any pool, queue, deployment or block (resolved at apply time).
+        referable = [*pools.values(), *queues.values(), *deployments, *blocks.values()]
+        automations = [
+            Automation(
+                f"automation-{automation.name}",
+                inputs(automation.provider_inputs()),
+                child(*referable),
+            )
+            for automation in declared.automations
+        ]
+        self.counts = pulumi.Output.from_input(
+            {
+                "work_pools": len(pools),
+                "work_queues": len(queues),
+                "concurrency_limits": len(limits),
+                "variables": len(variables),
+                "blocks": len(blocks),
+                "deployments": len(deployments),
+                "automations": len(automations),
+            }
+        )
+        self.register_outputs({"counts": self.counts})
+
+
+def platform_blocks(s3: S3Access | None, github_token: pulumi.Input[str] | None) -> list[BlockSpec]:
+    """The blocks flows and pull steps use: object-store credentials, results bucket, token.
+
+    Names match `infra.declarations.PLATFORM_BLOCKS`: `minio-credentials/object-store` and
+    `s3-bucket/results` when the stack has an object store, `secret/github-token` when a
+    token is configured (`prefect-platform:githubToken`, a secret).
+    """
+    blocks = []
+    if s3 is not None:
+        credentials = BlockSpec(
+            "minio-credentials",
+            "object-store",
+            {
+                "minio_root_user": s3.access_key,
+                "minio_root_password": s3.secret_key,
+                "region_name": "us-east-1",
+                "aws_client_parameters": {"endpoint_url": s3.endpoint_url},
+            },
+        )
+        bucket = BlockSpec(
+            "s3-bucket",
+            "results",
+            {
+                "bucket_name": s3.results_bucket,
+                "credentials": {
+                    "$ref": {
+                        "block_document_name": credentials.name,
+                        "block_type_slug": credentials.block_type_slug,
+                    }
+                },
+            },
+            depends_on=(credentials.reference,),
+        )
+        blocks += [credentials, bucket]
+    if github_token is not None:
+        blocks.append(BlockSpec("secret", "github-token", {"value": github_token}))
+    return blocks

@@ -1,0 +1,199 @@
+"""Block documents (credentials, buckets, secrets) as Pulumi resources.
+
+In place: data (one PATCH replacing it). Replaced: name, block_type_slug.
+The data may hold secrets: it is sent to Prefect but never stored in the
+outs; they keep a sha256 fingerprint of it so a changed value shows as a diff.
+A block type missing on the server is registered from its installed Python
+class (e.g. ``s3-bucket`` from prefect-aws). A field given as
+``{"$ref": {"block_document_name": ..., "block_type_slug": ...}}`` points at
+another block document and is resolved to its id at apply time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, TypedDict
+
+import pulumi
+from prefect.blocks.core import Block
+from pulumi.dynamic import Resource
+from pydantic import Field
+
+from ._base import PROVIDER_VERSION, InputsModel, PrefectProvider
+from .client import Connection, PrefectApi, PrefectConflictError, PrefectProviderError
+
+
+class BlockDocumentInputs(InputsModel):
+    """A block document as the program passes it (data is a Pulumi secret)."""
+
+    name: str = Field(min_length=1, description="Document name (with the slug, identity).")
+    block_type_slug: str = Field(min_length=1, description="Block type, e.g. `s3-bucket`.")
+    data: dict[str, Any] = Field(description="Field values; may hold secrets and $refs.")
+
+
+def fingerprint(props: dict[str, Any]) -> str:
+    """sha256 of the document's identity and data, to detect changes without storing them."""
+    payload = json.dumps(
+        [props["block_type_slug"], props["name"], props["data"]], sort_keys=True, default=str
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _block_class(slug: str) -> type[Block] | None:
+    try:
+        return Block.get_block_class_from_key(slug)
+    except KeyError:
+        return None
+
+
+def _register(api: PrefectApi, cls: type[Block]) -> tuple[str, str]:
+    """Register a block class's type and schema (and nested ones); return their ids."""
+    for field in cls.model_fields.values():
+        if isinstance(field.annotation, type) and Block.is_block_class(field.annotation):
+            _register(api, field.annotation)
+    slug = cls.get_block_type_slug()
+    block_type = api.call("GET", f"/block_types/slug/{slug}", missing_ok=True)
+    if block_type is None:
+        fields = {"name", "slug", "logo_url", "documentation_url", "description", "code_example"}
+        body = cls._to_block_type().model_dump(mode="json", include=fields)
+        block_type = api.call("POST", "/block_types/", json=body)
+    checksum = cls._calculate_schema_checksum()
+    params = {"version": cls.get_block_schema_version()}
+    schema = api.call("GET", f"/block_schemas/checksum/{checksum}", params=params, missing_ok=True)
+    if schema is None:
+        include = {"fields", "block_type_id", "capabilities", "version"}
+        body = cls._to_block_schema(block_type_id=block_type["id"]).model_dump(
+            mode="json", include=include
+        )
+        schema = api.call("POST", "/block_schemas/", json=body)
+    return str(block_type["id"]), str(schema["id"])
+
+
+def _type_and_schema(api: PrefectApi, slug: str) -> tuple[str, str]:
+    """Ids of the block type and the schema to use, registering them if needed."""
+    cls = _block_class(slug)
+    if cls is not None:
+        return _register(api, cls)
+    block_type = api.call("GET", f"/block_types/slug/{slug}", missing_ok=True)
+    body = {"block_schemas": {"block_type_id": {"any_": [block_type["id"]]}}, "limit": 1}
+    schemas = api.call("POST", "/block_schemas/filter", json=body) if block_type else []
+    if not schemas:
+        raise PrefectProviderError(
+            f"{api.what}: block type {slug!r} is neither on the server nor installed here "
+            "(install the collection that defines it, e.g. prefect-aws)"
+        )
+    return str(block_type["id"]), str(schemas[0]["id"])
+
+
+def _resolve_refs(api: PrefectApi, value: Any, where: str = "data") -> Any:
+    """Replace name references to other block documents with their ids."""
+    if isinstance(value, dict):
+        ref = value.get("$ref")
+        if isinstance(ref, dict) and "block_document_name" in ref:
+            slug, name = ref.get("block_type_slug"), ref["block_document_name"]
+            path = f"/block_types/slug/{slug}/block_documents/name/{name}"
+            found = api.call("GET", path, missing_ok=True)
+            if found is None:
+                raise PrefectProviderError(
+                    f"{api.what}: {where} refers to block document '{slug}/{name}', "
+                    f"which does not exist on {api.api_url}"
+                )
+            return {"$ref": {"block_document_id": found["id"]}}
+        return {k: _resolve_refs(api, v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_refs(api, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+class BlockDocumentProvider(PrefectProvider):
+    """Creates, updates (PATCH), reads and deletes one block document."""
+
+    kind = "block document"
+    Inputs = BlockDocumentInputs
+    replace_fields = ("name", "block_type_slug")
+
+    def describe(self, props: dict[str, Any]) -> str:
+        """Name the document as ``slug/name``."""
+        return f"block document '{props.get('block_type_slug')}/{props.get('name')}'"
+
+    def identity_fields(self) -> tuple[str, ...]:
+        """A document is identified by its type and name."""
+        return ("block_type_slug", "name")
+
+    def outs(self, canonical: dict[str, Any]) -> dict[str, Any]:
+        """Identity and a fingerprint of the data; never the data itself."""
+        return {
+            "name": canonical["name"],
+            "block_type_slug": canonical["block_type_slug"],
+            "data_sha256": fingerprint(canonical),
+            "provider_version": PROVIDER_VERSION,
+        }
+
+    def _create(self, api: PrefectApi, inputs: dict[str, Any]) -> str:
+        slug, name = inputs["block_type_slug"], inputs["name"]
+        block_type_id, schema_id = _type_and_schema(api, slug)
+        path = f"/block_types/slug/{slug}/block_documents/name/{name}"
+        if api.call("GET", path, missing_ok=True) is not None:
+            raise PrefectConflictError(
+                f"{self.describe(inputs)} already exists on {api.api_url} and was not created "
+                "by this stack; delete it or import it into the stack first"
+            )
+        body = {
+            "name": name,
+            "data": _resolve_refs(api, inputs["data"]),
+            "block_type_id": block_type_id,
+            "block_schema_id": schema_id,
+        }
+        return str(api.call("POST", "/block_documents/", json=body)["id"])
+
+    def _update(
+        self, api: PrefectApi, id_: str, olds: dict[str, Any], inputs: dict[str, Any]
+    ) -> None:
+        _, schema_id = _type_and_schema(api, inputs["block_type_slug"])
+        body = {
+            "data": _resolve_refs(api, inputs["data"]),
+            "block_schema_id": schema_id,
+            "merge_existing_data": False,
+        }
+        api.call("PATCH", f"/block_documents/{id_}", json=body)
+
+    def _delete(self, api: PrefectApi, id_: str, props: dict[str, Any]) -> None:
+        api.call("DELETE", f"/block_documents/{id_}", missing_ok=True)
+
+    def _read(self, api: PrefectApi, id_: str, props: dict[str, Any]) -> dict[str, Any] | None:
+        found = api.call(
+            "GET", f"/block_documents/{id_}", params={"include_secrets": True}, missing_ok=True
+        )
+        if found is None:
+            return None
+        data = dict(found["data"])
+        for key, reference in (found.get("block_document_references") or {}).items():
+            document = reference["block_document"]
+            data[key] = {
+                "$ref": {
+                    "block_document_name": document["name"],
+                    "block_type_slug": document["block_type"]["slug"],
+                }
+            }
+        return {"name": found["name"], "block_type_slug": found["block_type"]["slug"], "data": data}
+
+
+class BlockDocumentArgs(TypedDict):
+    """Inputs of a `BlockDocument` (see docs/providers.md); pass data as a Pulumi secret."""
+
+    name: pulumi.Input[str]
+    block_type_slug: pulumi.Input[str]
+    data: pulumi.Input[dict[str, Any]]
+    connection: pulumi.Input[Connection]
+
+
+class BlockDocument(Resource, module="prefect", name="BlockDocument"):
+    """A Prefect block document managed by Pulumi."""
+
+    def __init__(
+        self, name: str, args: BlockDocumentArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        """Declare the document `block_type_slug/name` as the Pulumi resource `name`."""
+        props = {**args, "provider_version": PROVIDER_VERSION}
+        super().__init__(BlockDocumentProvider(args["connection"]), name, props, opts)

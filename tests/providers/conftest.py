@@ -1,0 +1,45 @@
+"""Fixtures for the provider tests: the connection input and a raw API client.
+
+The raw client (`api`) reads and edits objects behind the providers' back, so
+the tests check effects through the Prefect API rather than through the
+provider under test.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from infra.providers.client import Connection
+from tests.harness.prefect_server import PrefectServer
+
+
+@pytest.fixture
+def connection(prefect_server: PrefectServer) -> Connection:
+    """The provider ``connection`` input for the live test server."""
+    return Connection(api_url=prefect_server.api_url, auth_string=prefect_server.auth_string)
+
+
+@pytest.fixture
+def api(prefect_server: PrefectServer) -> Iterator[httpx.Client]:
+    """A plain HTTP client on the live server's API, with its auth string."""
+    with httpx.Client(base_url=prefect_server.api_url, auth=prefect_server.auth) as client:
+        yield client
+
+
+@pytest.fixture
+def unique() -> str:
+    """A suffix that keeps object names apart between tests."""
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+def pool(api: httpx.Client, unique: str) -> Iterator[str]:
+    """A process work pool created through the API for queues/deployments/automations."""
+    name = f"fixture-pool-{unique}"
+    api.post("/work_pools/", json={"name": name, "type": "process"}).raise_for_status()
+    yield name
+    api.delete(f"/work_pools/{name}")
