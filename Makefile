@@ -40,7 +40,7 @@ docs: install ## Regenerate docs/features.md from flows/catalog.py.
 	$(RUN) python -m flows.catalog > docs/features.md
 
 bench-apply: install ## The apply benchmark (docs/performance.md).
-	$(RUN) python benchmarks/apply.py
+	$(RUN) python -m benchmarks.apply
 
 bench-push-to-run: install ## The push-to-run benchmark (docs/performance.md).
-	$(RUN) python benchmarks/push_to_run.py
+	$(RUN) python -m benchmarks.push_to_run

@@ -13,7 +13,7 @@ Secrets (`databaseUrl`, `authString`, `s3AccessKey`, `s3SecretKey`) are never pa
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -268,6 +268,7 @@ def parse_config(values: Mapping[str, Any], secrets_set: set[str] | None = None)
         ConfigError: naming the first wrong key, e.g. `prefect-platform:workers[0].type: ...`.
     """
     secrets = set(secrets_set or ())
+    values = {key: value for key, value in values.items() if key not in OTHER_STEP_KEYS}
     misplaced = [key for key in values if key in SECRET_KEYS]
     if misplaced:
         raise ConfigError(
@@ -297,12 +298,10 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(lines)
 
 
-def load_config(extra_keys: Iterable[str] = ()) -> PlatformConfig:
+def load_config() -> PlatformConfig:
     """Read and validate the current stack's `prefect-platform:` config from the Pulumi runtime.
 
-    Args:
-        extra_keys: Keys (without the namespace) that other steps read; they are skipped here,
-            like `OTHER_STEP_KEYS`. Every other unknown key is an error.
+    Keys other steps read (`OTHER_STEP_KEYS`) are skipped; every other unknown key is an error.
     """
     from pulumi.runtime import config as runtime_config
 
@@ -311,7 +310,7 @@ def load_config(extra_keys: Iterable[str] = ()) -> PlatformConfig:
     secret_keys = set(runtime_config.get_config_secret_keys_env()) | set(
         runtime_config._SECRET_KEYS.get()
     )
-    skipped = OTHER_STEP_KEYS | set(extra_keys)
+    skipped = OTHER_STEP_KEYS
     values: dict[str, Any] = {}
     secrets: set[str] = set()
     for full_key in sorted(raw):

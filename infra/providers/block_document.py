@@ -196,4 +196,8 @@ class BlockDocument(Resource, module="prefect", name="BlockDocument"):
     ) -> None:
         """Declare the document `block_type_slug/name` as the Pulumi resource `name`."""
         props = {**args, "provider_version": PROVIDER_VERSION}
+        # The fingerprint of secret data is kept encrypted too: a short secret's plain sha256
+        # could be recovered from the state by brute force.
+        secret_outs = pulumi.ResourceOptions(additional_secret_outputs=["data_sha256"])
+        opts = pulumi.ResourceOptions.merge(opts, secret_outs)
         super().__init__(BlockDocumentProvider(args["connection"]), name, props, opts)

@@ -47,10 +47,8 @@ class VariableProvider(PrefectProvider):
     def _update(
         self, api: PrefectApi, id_: str, olds: dict[str, Any], inputs: dict[str, Any]
     ) -> None:
-        fields = changed(olds, inputs, _MUTABLE)
-        if fields:
-            # The API resets an omitted value to null, so the value always goes along.
-            body = {"value": inputs["value"], **{f: inputs[f] for f in fields}}
+        body = {f: inputs[f] for f in changed(olds, inputs, _MUTABLE)}
+        if body:
             api.call("PATCH", f"/variables/{id_}", json=body)
 
     def _delete(self, api: PrefectApi, id_: str, props: dict[str, Any]) -> None:

@@ -12,7 +12,6 @@ other tests' objects.
 from __future__ import annotations
 
 import secrets
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,9 +23,9 @@ import pytest
 
 from tests.harness.git_remote import GitRemote, create_git_remote
 from tests.harness.prefect_server import DATABASE_URL_ENV, PrefectServer, start_prefect_server
+from tests.platform.mockstack import copy_repo_files
 from tests.program.engine import ForwardingMocks, Operations, apply_program, destroy
 
-REPO = Path(__file__).resolve().parents[2]
 #: What a checkout needs for the deployments: the file, the pools it names, the flows.
 CHECKOUT = ("prefect.yaml", "pools", "flows")
 
@@ -107,18 +106,6 @@ class Platform:
         return messages
 
 
-def copy_checkout(target: Path) -> Path:
-    """Copy what the deployments need from this repository to `target`."""
-    target.mkdir(parents=True)
-    for name in CHECKOUT:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, target / name)
-    return target
-
-
 @pytest.fixture(scope="module")
 def gitops_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
     """A Prefect server for this module's stack."""
@@ -139,7 +126,7 @@ def platform(
 ) -> Iterator[Platform]:
     """The repository pushed to a git remote and applied once; destroyed at the end."""
     workdir = tmp_path_factory.mktemp("gitops")
-    tree = copy_checkout(workdir / "checkout")
+    tree = copy_repo_files(workdir / "checkout", CHECKOUT)
     remote = create_git_remote(workdir / "github", name="prefect-platform")
     remote.push_tree(tree, "the platform repository")
     with (

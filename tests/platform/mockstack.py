@@ -9,8 +9,10 @@ stack outputs.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
+import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,6 +168,7 @@ def run_stack(
     """
     from infra import program
 
+    _ensure_event_loop()
     run = run if run is not None else StackRun(stack=stack)
     mocks = mocks if mocks is not None else RecordingMocks()
     mocks.run = run
@@ -196,6 +199,28 @@ def run_stack(
         set_all_config({}, [])
         pulumi_settings.ROOT.set(None)
     return run
+
+
+def _ensure_event_loop() -> None:
+    """Pulumi's runtime needs a current event loop; an earlier `asyncio.run` leaves none."""
+    try:
+        loop = asyncio.get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+def copy_repo_files(target: Path, names: Sequence[str]) -> Path:
+    """Copy these top-level files and folders of the repository to `target` (for editing)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target / name)
+    return target
 
 
 def unwrap_secrets(value: Any) -> Any:

@@ -8,7 +8,6 @@ file removed deletes exactly that object.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from infra.declarations import Declarations, load_declarations
 from tests.harness.git_remote import GitRemote
 from tests.harness.prefect_server import PrefectServer
 from tests.harness.s3 import S3Server
-from tests.platform.mockstack import REPO
+from tests.platform.mockstack import copy_repo_files
 from tests.program.engine import ForwardingMocks, Operations, apply_program, destroy
 
 DECLARATION_PATHS = [
@@ -39,14 +38,7 @@ GITHUB_TOKEN = "ghp_example-token-for-tests"
 @pytest.fixture(scope="module")
 def repo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The repository's declarations (and the flows they point at) in a folder we may edit."""
-    root = tmp_path_factory.mktemp("repo")
-    for name in DECLARATION_PATHS:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, root / name)
-    return root
+    return copy_repo_files(tmp_path_factory.mktemp("repo"), DECLARATION_PATHS)
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,10 @@ provider under test.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -23,10 +25,22 @@ def connection(prefect_server: PrefectServer) -> Connection:
     return Connection(api_url=prefect_server.api_url, auth_string=prefect_server.auth_string)
 
 
+class _RetryingClient(httpx.Client):
+    """Retries 503 like Prefect's own client does (SQLite answers 503 while it is locked)."""
+
+    def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        for attempt in range(6):
+            response = super().send(request, **kwargs)
+            if response.status_code != 503:
+                break
+            time.sleep(0.5 * 2**attempt)
+        return response
+
+
 @pytest.fixture
 def api(prefect_server: PrefectServer) -> Iterator[httpx.Client]:
     """A plain HTTP client on the live server's API, with its auth string."""
-    with httpx.Client(base_url=prefect_server.api_url, auth=prefect_server.auth) as client:
+    with _RetryingClient(base_url=prefect_server.api_url, auth=prefect_server.auth) as client:
         yield client
 
 

@@ -83,7 +83,7 @@ def test_unchanged_declaration_reports_no_change(applied: Applied) -> None:
         assert result.replaces == []
 
 
-def test_rotated_connection_is_not_a_change(applied: Applied, prefect_server: Any) -> None:
+def test_rotated_connection_is_not_a_change(applied: Applied) -> None:
     rotated = {**applied.inputs, "connection": {"api_url": "http://x/api", "auth_string": "a:b"}}
     assert applied.provider.diff(applied.id, applied.outs, rotated).changes is False
 
