@@ -121,6 +121,19 @@ class PrefectApi:
         self.api_url = connection["api_url"]
         self.what = what
 
+    def create(self, path: str, body: Any) -> str:
+        """POST a new object and return its id; a name already taken is a `PrefectConflictError`."""
+        try:
+            created = self.call("POST", path, json=body)
+        except PrefectApiError as exc:
+            if exc.status_code == 409:
+                raise PrefectConflictError(
+                    f"{self.what} already exists on {self.api_url} and was not created by this "
+                    "stack; delete it or import it into the stack first"
+                ) from None
+            raise
+        return str(created["id"])
+
     def call(
         self,
         method: Method,

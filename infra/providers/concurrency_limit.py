@@ -13,7 +13,7 @@ from pulumi.dynamic import Resource
 from pydantic import Field
 
 from ._base import PROVIDER_VERSION, InputsModel, PrefectProvider, changed
-from .client import Connection, PrefectApi, PrefectApiError, PrefectConflictError
+from .client import Connection, PrefectApi
 
 
 class GlobalConcurrencyLimitInputs(InputsModel):
@@ -38,16 +38,7 @@ class GlobalConcurrencyLimitProvider(PrefectProvider):
 
     def _create(self, api: PrefectApi, inputs: dict[str, Any]) -> str:
         body = {"name": inputs["name"], **{f: inputs[f] for f in _MUTABLE}}
-        try:
-            created = api.call("POST", "/v2/concurrency_limits/", json=body)
-        except PrefectApiError as exc:
-            if exc.status_code == 409:
-                raise PrefectConflictError(
-                    f"global concurrency limit {inputs['name']!r} already exists on "
-                    f"{api.api_url} and was not created by this stack; delete it or import it"
-                ) from None
-            raise
-        return str(created["id"])
+        return api.create("/v2/concurrency_limits/", body)
 
     def _update(
         self, api: PrefectApi, id_: str, olds: dict[str, Any], inputs: dict[str, Any]

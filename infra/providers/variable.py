@@ -12,7 +12,7 @@ from pulumi.dynamic import Resource
 from pydantic import Field, JsonValue
 
 from ._base import PROVIDER_VERSION, InputsModel, PrefectProvider, changed
-from .client import Connection, PrefectApi, PrefectApiError, PrefectConflictError
+from .client import Connection, PrefectApi
 
 
 class VariableInputs(InputsModel):
@@ -33,16 +33,7 @@ class VariableProvider(PrefectProvider):
     Inputs = VariableInputs
 
     def _create(self, api: PrefectApi, inputs: dict[str, Any]) -> str:
-        try:
-            created = api.call("POST", "/variables/", json=inputs)
-        except PrefectApiError as exc:
-            if exc.status_code == 409:
-                raise PrefectConflictError(
-                    f"variable {inputs['name']!r} already exists on {api.api_url} and was not "
-                    "created by this stack; delete it or import it into the stack first"
-                ) from None
-            raise
-        return str(created["id"])
+        return api.create("/variables/", inputs)
 
     def _update(
         self, api: PrefectApi, id_: str, olds: dict[str, Any], inputs: dict[str, Any]

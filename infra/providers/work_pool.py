@@ -14,7 +14,7 @@ from pulumi.dynamic import Resource
 from pydantic import Field
 
 from ._base import PROVIDER_VERSION, InputsModel, PrefectProvider, changed
-from .client import Connection, PrefectApi, PrefectApiError, PrefectConflictError
+from .client import Connection, PrefectApi
 
 
 class WorkPoolInputs(InputsModel):
@@ -44,16 +44,7 @@ class WorkPoolProvider(PrefectProvider):
     def _create(self, api: PrefectApi, inputs: dict[str, Any]) -> str:
         body = {"name": inputs["name"], "type": inputs["type"]}
         body.update({_API_FIELD.get(f, f): inputs[f] for f in _MUTABLE})
-        try:
-            created = api.call("POST", "/work_pools/", json=body)
-        except PrefectApiError as exc:
-            if exc.status_code == 409:
-                raise PrefectConflictError(
-                    f"work pool {inputs['name']!r} already exists on {api.api_url} and was not "
-                    "created by this stack; delete it or import it into the stack first"
-                ) from None
-            raise
-        return str(created["id"])
+        return api.create("/work_pools/", body)
 
     def _update(
         self, api: PrefectApi, id_: str, olds: dict[str, Any], inputs: dict[str, Any]

@@ -15,7 +15,7 @@ from pulumi.dynamic import Resource
 from pydantic import Field
 
 from ._base import PROVIDER_VERSION, InputsModel, PrefectProvider, changed
-from .client import Connection, PrefectApi, PrefectApiError, PrefectConflictError
+from .client import Connection, PrefectApi, PrefectApiError
 
 DEFAULT_QUEUE = "default"
 
@@ -73,16 +73,7 @@ class WorkQueueProvider(PrefectProvider):
             api.call("PATCH", self._path(inputs), json=_body(inputs, _MUTABLE))
             return str(queue["id"])
         body = {"name": inputs["name"], **_body(inputs, _MUTABLE)}
-        try:
-            created = api.call("POST", f"/work_pools/{inputs['pool']}/queues", json=body)
-        except PrefectApiError as exc:
-            if exc.status_code == 409:
-                raise PrefectConflictError(
-                    f"{self.describe(inputs)} already exists on {api.api_url} and was not "
-                    "created by this stack; delete it or import it into the stack first"
-                ) from None
-            raise
-        return str(created["id"])
+        return api.create(f"/work_pools/{inputs['pool']}/queues", body)
 
     def _update(
         self, api: PrefectApi, id_: str, olds: dict[str, Any], inputs: dict[str, Any]
