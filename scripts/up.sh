@@ -7,6 +7,15 @@ cd "$REPO_ROOT"
 
 target="$(stack_target)"
 require_tools "$target"
+
+# prefect.yaml's pull steps clone this repository and branch (docs/gitops.md).
+export PREFECT_PLATFORM_REPO_URL="${PREFECT_PLATFORM_REPO_URL:-$(git remote get-url origin 2>/dev/null || true)}"
+export PREFECT_PLATFORM_BRANCH="${PREFECT_PLATFORM_BRANCH:-$(git rev-parse --abbrev-ref HEAD)}"
+if [[ -z "$PREFECT_PLATFORM_REPO_URL" ]]; then
+  echo "error: no git remote 'origin': export PREFECT_PLATFORM_REPO_URL=https://github.com/<you>/<repo>.git" >&2
+  exit 2
+fi
+
 use_local_backend
 
 if [[ "$target" == "kubernetes" && "$STACK" =~ ^(local|pr) ]]; then
@@ -17,14 +26,6 @@ if [[ "$target" == "kubernetes" && "$STACK" =~ ^(local|pr) ]]; then
     kind create cluster --name "$CLUSTER_NAME" --image "$KIND_NODE_IMAGE" \
       --config scripts/kind-config.yaml --wait 180s
   fi
-fi
-
-# prefect.yaml's pull steps clone this repository and branch (docs/gitops.md).
-export PREFECT_PLATFORM_REPO_URL="${PREFECT_PLATFORM_REPO_URL:-$(git remote get-url origin 2>/dev/null || true)}"
-export PREFECT_PLATFORM_BRANCH="${PREFECT_PLATFORM_BRANCH:-$(git rev-parse --abbrev-ref HEAD)}"
-if [[ -z "$PREFECT_PLATFORM_REPO_URL" ]]; then
-  echo "error: no git remote 'origin': export PREFECT_PLATFORM_REPO_URL=https://github.com/<you>/<repo>.git" >&2
-  exit 2
 fi
 
 say "stack $STACK (state in .pulumi-state/)"
