@@ -9,7 +9,7 @@ import httpx
 from prefect import flow, task
 from prefect.deployments import run_deployment
 from prefect.runner.storage import GitRepository
-from prefect_aws import AwsClientParameters, MinIOCredentials, S3Bucket
+from prefect_aws import S3Bucket
 
 from tests.conftest import WorkerFactory
 from tests.harness.api import Api
@@ -33,12 +33,7 @@ def test_api_refuses_a_client_without_the_auth_string(prefect_server: PrefectSer
 def test_flow_result_lands_in_the_s3_bucket(
     prefect_server: PrefectServer, s3_server: S3Server
 ) -> None:
-    credentials = MinIOCredentials(
-        minio_root_user=s3_server.access_key,
-        minio_root_password=s3_server.secret_key,
-        region_name="us-east-1",
-        aws_client_parameters=AwsClientParameters(endpoint_url=s3_server.endpoint_url),
-    )
+    credentials = s3_server.minio_credentials()
     bucket = S3Bucket(bucket_name=s3_server.bucket, credentials=credentials, bucket_folder="smoke")
     bucket.save("smoke-results", overwrite=True)
     key = f"square-{uuid.uuid4().hex}"

@@ -9,7 +9,7 @@ from typing import Any
 
 from prefect.blocks.system import Secret
 from prefect.variables import Variable
-from prefect_aws import AwsClientParameters, MinIOCredentials, S3Bucket
+from prefect_aws import S3Bucket
 from pydantic import SecretStr
 
 from flows.data.blocks import WarehouseConfig, block_config
@@ -100,12 +100,7 @@ def test_variables_are_read_and_written_by_the_flow(api: Api) -> None:
 def test_s3_bucket_block_with_minio_credentials_stores_exports_and_results(
     api: Api, s3_server: S3Server
 ) -> None:
-    credentials = MinIOCredentials(
-        minio_root_user=s3_server.access_key,
-        minio_root_password=s3_server.secret_key,
-        region_name="us-east-1",
-        aws_client_parameters=AwsClientParameters(endpoint_url=s3_server.endpoint_url),
-    )
+    credentials = s3_server.minio_credentials()
     folder = unique("flows")
     bucket_block = unique("results")
     credentials.save(unique("object-store"))

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prefect_aws import AwsClientParameters, MinIOCredentials
+
 from .processes import ManagedProcess, free_port
 
 
@@ -38,6 +40,15 @@ class S3Server:
             aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key,
             region_name="us-east-1",
+        )
+
+    def minio_credentials(self) -> MinIOCredentials:
+        """prefect-aws `MinIOCredentials` for this server (what flows use to reach it)."""
+        return MinIOCredentials(
+            minio_root_user=self.access_key,
+            minio_root_password=self.secret_key,
+            region_name="us-east-1",
+            aws_client_parameters=AwsClientParameters(endpoint_url=self.endpoint_url),
         )
 
     def keys(self, prefix: str = "") -> list[str]:
