@@ -51,7 +51,7 @@ from infra.providers import (
 )
 from infra.providers._base import PrefectProvider
 from infra.providers.client import Connection
-from tests.harness.prefect_server import PrefectServer, start_prefect_server
+from tests.harness.live_server import LiveServer, start_prefect_server
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOWS = 10
@@ -203,7 +203,7 @@ class Result:
 
 
 @contextmanager
-def fresh_server(database_url: str | None) -> Iterator[PrefectServer]:
+def fresh_server(database_url: str | None) -> Iterator[LiveServer]:
     """A new Prefect server (and, for PostgreSQL, a new database) for one contender."""
     with tempfile.TemporaryDirectory(prefix="bench-server-") as workdir:
         server = start_prefect_server(Path(workdir), database_url)
@@ -230,7 +230,7 @@ class Counter:
 # -- the kit ------------------------------------------------------------------------------
 
 
-def run_kit(server: PrefectServer, workload: Workload, workers: int, workdir: Path) -> Result:
+def run_kit(server: LiveServer, workload: Workload, workers: int, workdir: Path) -> Result:
     """Apply through the providers as Pulumi's engine would; then re-apply unchanged."""
     connection = Connection(api_url=server.api_url, auth_string=server.auth_string)
     counter = Counter(workdir, server.api_url)
@@ -302,7 +302,7 @@ def run_kit(server: PrefectServer, workload: Workload, workers: int, workdir: Pa
 # -- the plain client ---------------------------------------------------------------------
 
 
-async def _plain(server: PrefectServer, workload: Workload, workers: int) -> None:
+async def _plain(server: LiveServer, workload: Workload, workers: int) -> None:
     from prefect.client.orchestration import PrefectClient
     from prefect.client.schemas.actions import (
         DeploymentScheduleCreate,
@@ -399,7 +399,7 @@ async def _plain(server: PrefectServer, workload: Workload, workers: int) -> Non
         )
 
 
-def run_plain(server: PrefectServer, workload: Workload, workers: int, workdir: Path) -> Result:
+def run_plain(server: LiveServer, workload: Workload, workers: int, workdir: Path) -> Result:
     """Create everything with Prefect's async client in this process."""
     counter = Counter(workdir, server.api_url)
     started = time.perf_counter()
@@ -455,7 +455,7 @@ def _cli_project(workdir: Path, workload: Workload) -> None:
     (workdir / "prefect.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
 
 
-def run_cli(server: PrefectServer, workload: Workload, workdir: Path) -> Result:
+def run_cli(server: LiveServer, workload: Workload, workdir: Path) -> Result:
     """Prefect's own commands, one after another, as a user (or a CI job) runs them."""
     _cli_project(workdir, workload)
     log = workdir / "cli-requests.log"
@@ -523,7 +523,7 @@ def run_cli(server: PrefectServer, workload: Workload, workdir: Path) -> Result:
     )
 
 
-def _pool_ids(server: PrefectServer) -> dict[str, str]:
+def _pool_ids(server: LiveServer) -> dict[str, str]:
     import httpx
 
     pools = httpx.post(f"{server.api_url}/work_pools/filter", json={}, auth=server.auth)

@@ -53,7 +53,7 @@ from uuid import UUID
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.harness.git_remote import GitRemote, create_git_remote, git
-from tests.harness.prefect_server import PrefectServer, start_prefect_server
+from tests.harness.live_server import LiveServer, start_prefect_server
 from tests.harness.worker import running_worker
 
 POOL = "bench-pool"
@@ -238,7 +238,7 @@ def worker_environment(mode: Mode, workdir: Path) -> Iterator[None]:
 
 
 def measure_push_to_run(
-    server: PrefectServer, workdir: Path, runs: int, mode: Mode
+    server: LiveServer, workdir: Path, runs: int, mode: Mode
 ) -> list[RunTiming]:
     """`runs` rounds of push -> run -> Completed with a real worker polling every second."""
     folder = workdir / mode.name

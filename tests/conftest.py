@@ -21,7 +21,7 @@ import pytest
 
 from tests.harness.api import Api
 from tests.harness.git_remote import GitRemote, create_git_remote
-from tests.harness.prefect_server import DATABASE_URL_ENV, PrefectServer, start_prefect_server
+from tests.harness.live_server import DATABASE_URL_ENV, LiveServer, start_prefect_server
 from tests.harness.processes import STARTED, ManagedProcess
 from tests.harness.s3 import S3Server, start_s3_server
 from tests.harness.worker import running_worker
@@ -37,7 +37,7 @@ def harness_dir() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def prefect_server(harness_dir: Path) -> Iterator[PrefectServer]:
+def prefect_server(harness_dir: Path) -> Iterator[LiveServer]:
     """A live Prefect server; the in-process client talks to it with the auth string."""
     server = start_prefect_server(harness_dir / "server", os.environ.get(DATABASE_URL_ENV))
     saved = {key: os.environ.get(key) for key in server.client_env()}
@@ -70,7 +70,7 @@ def _refresh_prefect_settings() -> None:
 
 
 @pytest.fixture
-def api(prefect_server: PrefectServer) -> Iterator[Api]:
+def api(prefect_server: LiveServer) -> Iterator[Api]:
     """Read-back helpers over the live server's API (`tests/harness/api.py`)."""
     from prefect.client.orchestration import get_client
 
@@ -95,7 +95,7 @@ def git_remote(harness_dir: Path) -> GitRemote:
 
 
 @pytest.fixture
-def process_worker(prefect_server: PrefectServer, tmp_path: Path) -> WorkerFactory:
+def process_worker(prefect_server: LiveServer, tmp_path: Path) -> WorkerFactory:
     """Start a real process worker: ``with process_worker("pool-name"): ...``."""
 
     def start(pool: str, worker_type: str = "process") -> AbstractContextManager[ManagedProcess]:

@@ -14,11 +14,11 @@ from prefect_aws import S3Bucket
 from tests.conftest import WorkerFactory
 from tests.harness.api import Api
 from tests.harness.git_remote import GitRemote
-from tests.harness.prefect_server import PrefectServer
+from tests.harness.live_server import LiveServer
 from tests.harness.s3 import S3Server
 
 
-def test_api_refuses_a_client_without_the_auth_string(prefect_server: PrefectServer) -> None:
+def test_api_refuses_a_client_without_the_auth_string(prefect_server: LiveServer) -> None:
     health = httpx.get(f"{prefect_server.api_url}/health")
     anonymous = httpx.post(f"{prefect_server.api_url}/flows/filter", json={})
     wrong = httpx.post(f"{prefect_server.api_url}/flows/filter", json={}, auth=("admin", "nope"))
@@ -31,7 +31,7 @@ def test_api_refuses_a_client_without_the_auth_string(prefect_server: PrefectSer
 
 
 def test_flow_result_lands_in_the_s3_bucket(
-    prefect_server: PrefectServer, s3_server: S3Server
+    prefect_server: LiveServer, s3_server: S3Server
 ) -> None:
     credentials = s3_server.minio_credentials()
     bucket = S3Bucket(bucket_name=s3_server.bucket, credentials=credentials, bucket_folder="smoke")

@@ -22,13 +22,13 @@ from prefect.events import emit_event
 from prefect.events.schemas.automations import AutomationCore
 
 from infra.declarations import load_declarations
-from tests.harness.prefect_server import PrefectServer
+from tests.harness.live_server import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_declared_custom_event_automation_runs_its_deployment(
-    prefect_server: PrefectServer,
+    prefect_server: LiveServer,
 ) -> None:
     declarations = load_declarations(ROOT)
     inputs = next(

@@ -21,7 +21,7 @@ from prefect.client.orchestration import get_client
 
 from infra.declarations import DeclarationError, load_declarations
 from tests.declarations.edits import edit
-from tests.harness.prefect_server import PrefectServer
+from tests.harness.live_server import LiveServer
 
 CLI = str(Path(sys.executable).parent / "prefect-platform")
 
@@ -67,7 +67,7 @@ def _break(repo: Path) -> None:
 
 
 def test_a_failed_validation_leaves_the_server_untouched(
-    prefect_server: PrefectServer, repo: Path, http_requests: list[str]
+    prefect_server: LiveServer, repo: Path, http_requests: list[str]
 ) -> None:
     _break(repo)
     before = _server_objects()
@@ -94,7 +94,7 @@ def test_a_failed_validation_leaves_the_server_untouched(
 
 
 def test_a_successful_load_sends_no_request_either(
-    prefect_server: PrefectServer, repo: Path, http_requests: list[str]
+    prefect_server: LiveServer, repo: Path, http_requests: list[str]
 ) -> None:
     declarations = load_declarations(repo)
 

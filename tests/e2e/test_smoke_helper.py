@@ -14,7 +14,7 @@ from prefect.runner.storage import GitRepository
 from tests.conftest import WorkerFactory
 from tests.e2e.smoke import main
 from tests.harness.git_remote import GitRemote
-from tests.harness.prefect_server import PrefectServer
+from tests.harness.live_server import LiveServer
 
 FLOW = textwrap.dedent(
     """
@@ -29,7 +29,7 @@ FLOW = textwrap.dedent(
 
 
 def test_smoke_helper_runs_a_deployment_to_completed_and_reports_it(
-    prefect_server: PrefectServer,
+    prefect_server: LiveServer,
     git_remote: GitRemote,
     process_worker: WorkerFactory,
     tmp_path: Path,
@@ -68,7 +68,7 @@ def test_smoke_helper_runs_a_deployment_to_completed_and_reports_it(
 
 
 def test_smoke_helper_fails_on_a_missing_deployment(
-    prefect_server: PrefectServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    prefect_server: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PREFECT_API_AUTH_STRING", prefect_server.auth_string)
     report = tmp_path / "smoke.md"

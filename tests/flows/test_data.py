@@ -17,7 +17,7 @@ from flows.data.results import persisted_totals
 from flows.data.s3_storage import s3_export
 from flows.data.variables import variable_config
 from tests.harness.api import Api, unique
-from tests.harness.prefect_server import PrefectServer
+from tests.harness.live_server import LiveServer
 from tests.harness.s3 import S3Server
 
 
@@ -34,7 +34,7 @@ print(json.dumps(record.result))
 
 
 def test_persisted_result_is_read_back_by_key_in_a_fresh_process(
-    api: Api, prefect_server: PrefectServer
+    api: Api, prefect_server: LiveServer
 ) -> None:
     day = unique("2026-01-02")
     state = persisted_totals(day=day, amounts=[1, 2, 3], return_state=True)

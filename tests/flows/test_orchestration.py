@@ -39,7 +39,7 @@ from flows.orchestration.runtime_info import runtime_report
 from flows.orchestration.schedules import register
 from tests.harness.api import Api, unique, wait_for
 from tests.harness.git_remote import GitRemote
-from tests.harness.prefect_server import PrefectServer
+from tests.harness.live_server import LiveServer
 from tests.harness.processes import ManagedProcess
 from tests.harness.worker import running_worker
 
@@ -59,7 +59,7 @@ class GitPool:
 
 @pytest.fixture(scope="module")
 def git_pool(
-    prefect_server: PrefectServer, git_remote: GitRemote, tmp_path_factory: pytest.TempPathFactory
+    prefect_server: LiveServer, git_remote: GitRemote, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[GitPool]:
     """Push this repository's `flows/` to the git remote; run a worker for a fresh pool."""
     tree = tmp_path_factory.mktemp("tree")
@@ -110,7 +110,7 @@ def test_runtime_tells_a_flow_how_it_was_started(api: Api, git_pool: GitPool) ->
 
 
 def test_prefect_yaml_deployment_is_applied_and_run_from_git(
-    api: Api, git_pool: GitPool, prefect_server: PrefectServer, tmp_path: Path
+    api: Api, git_pool: GitPool, prefect_server: LiveServer, tmp_path: Path
 ) -> None:
     name = unique("smoke-yaml")
     manifest = {
@@ -162,7 +162,7 @@ def test_prefect_yaml_deployment_is_applied_and_run_from_git(
 
 
 def test_serve_runs_its_scheduled_runs(
-    api: Api, prefect_server: PrefectServer, tmp_path: Path
+    api: Api, prefect_server: LiveServer, tmp_path: Path
 ) -> None:
     name = unique("served")
     env = {
@@ -285,7 +285,7 @@ RUN_SMOKE = "import sys; from flows.platform.smoke import smoke; print(smoke(sys
 
 
 def test_basic_auth_refuses_a_client_without_the_auth_string(
-    api: Api, prefect_server: PrefectServer, tmp_path: Path
+    api: Api, prefect_server: LiveServer, tmp_path: Path
 ) -> None:
     name = unique("auth")
     good_env = {**os.environ, **prefect_server.client_env(tmp_path / "home")}

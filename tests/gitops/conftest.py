@@ -2,7 +2,7 @@
 
 `platform` is the loop a user runs: a checkout of this repository (prefect.yaml,
 pools/, flows/) pushed to a harness git remote, and the real Pulumi program
-(`external` target, `tests/program/engine.py`: only the engine is stood in for)
+(`external` target, `tests/harness/engine.py`: only the engine is stood in for)
 applying it, with ``PREFECT_PLATFORM_REPO_URL``/``PREFECT_PLATFORM_BRANCH`` pointing
 at that remote, to a Prefect server of this module.
 A server of its own keeps the pool and deployment names of prefect.yaml clear of
@@ -22,9 +22,9 @@ import httpx
 import pytest
 
 from tests.harness.git_remote import GitRemote, create_git_remote
-from tests.harness.prefect_server import DATABASE_URL_ENV, PrefectServer, start_prefect_server
-from tests.platform.mockstack import copy_repo_files
-from tests.program.engine import ForwardingMocks, Operations, apply_program, destroy
+from tests.harness.live_server import DATABASE_URL_ENV, LiveServer, start_prefect_server
+from tests.harness.mockstack import copy_repo_files
+from tests.harness.engine import ForwardingMocks, Operations, apply_program, destroy
 
 #: What a checkout needs for the deployments: the file, the pools it names, the flows.
 CHECKOUT = ("prefect.yaml", "pools", "flows")
@@ -36,7 +36,7 @@ class Platform:
 
     tree: Path
     remote: GitRemote
-    server: PrefectServer
+    server: LiveServer
     mocks: ForwardingMocks
     github_token: str
     api: httpx.Client
@@ -107,7 +107,7 @@ class Platform:
 
 
 @pytest.fixture(scope="module")
-def gitops_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
+def gitops_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A Prefect server for this module's stack."""
     import os
 
@@ -122,7 +122,7 @@ def gitops_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectS
 
 @pytest.fixture(scope="module")
 def platform(
-    gitops_server: PrefectServer, tmp_path_factory: pytest.TempPathFactory
+    gitops_server: LiveServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Platform]:
     """The repository pushed to a git remote and applied once; destroyed at the end."""
     workdir = tmp_path_factory.mktemp("gitops")

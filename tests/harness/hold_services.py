@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 
 from tests.conftest import WorkerFactory
-from tests.harness.prefect_server import PrefectServer
+from tests.harness.live_server import LiveServer
 from tests.harness.s3 import S3Server
 
 
 def test_hold(
-    prefect_server: PrefectServer, s3_server: S3Server, process_worker: WorkerFactory
+    prefect_server: LiveServer, s3_server: S3Server, process_worker: WorkerFactory
 ) -> None:
     with process_worker("hold-pool") as worker:
         pids = [prefect_server.process.popen.pid, s3_server.process.popen.pid, worker.popen.pid]

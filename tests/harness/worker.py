@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .prefect_server import PrefectServer
+from .live_server import LiveServer
 from .processes import ManagedProcess
 
 
 @contextmanager
 def running_worker(
-    server: PrefectServer, pool: str, workdir: Path, worker_type: str = "process"
+    server: LiveServer, pool: str, workdir: Path, worker_type: str = "process"
 ) -> Iterator[ManagedProcess]:
     """Run a worker for `pool` while the block runs; stop it with SIGINT afterwards.
 

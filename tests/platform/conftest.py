@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from infra.program import PoolSpec
-from tests.platform.mockstack import REPO, SECRET_PREFIX, StackRun, run_stack, stack_config
+from tests.harness.mockstack import REPO, SECRET_PREFIX, StackRun, run_stack, stack_config
 
 STACKS = ("local", "pr", "prod", "docker")
 """Every `Pulumi.<stack>.yaml` in the repository."""

@@ -10,7 +10,7 @@ import pytest
 from infra.config import ConfigError, load_config, parse_config
 from infra.program import PoolSpec
 from tests.platform.conftest import STACK_SECRETS, STACKS, example_pools
-from tests.platform.mockstack import StackRun, run_stack, stack_config
+from tests.harness.mockstack import StackRun, run_stack, stack_config
 
 BAD_CONFIGS: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
     ("unknown target", {"target": "nomad"}, {}, "prefect-platform:target:"),

@@ -12,13 +12,13 @@ import base64
 import boto3
 import httpx
 
-from tests.harness.prefect_server import PrefectServer
+from tests.harness.live_server import LiveServer
 from tests.harness.s3 import S3Server
-from tests.platform.mockstack import run_stack
+from tests.harness.mockstack import run_stack
 
 
 def test_external_target_declares_nothing_and_reaches_the_live_server(
-    prefect_server: PrefectServer, s3_server: S3Server
+    prefect_server: LiveServer, s3_server: S3Server
 ) -> None:
     config = {
         "target": "external",

@@ -18,7 +18,7 @@ import yaml
 
 from infra.components.values import VALUES_DIR, load_values
 from infra.merging import deep_merge
-from tests.platform.mockstack import StackRun
+from tests.harness.mockstack import StackRun
 
 
 def validator(reference: Path, chart: str) -> jsonschema.Draft7Validator:

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from tests.platform.conftest import example_pools
-from tests.platform.mockstack import REPO, StackRun
+from tests.harness.mockstack import REPO, StackRun
 
 KUBERNETES_VERSION = "1.33.0"
 """Matches `KIND_NODE_IMAGE` in scripts/lib.sh (kindest/node:v1.33.1)."""

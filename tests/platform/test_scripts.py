@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.platform.mockstack import REPO
+from tests.harness.mockstack import REPO
 
 BASIC_TOOLS = (
     "bash", "cat", "chmod", "dirname", "grep", "head", "ls", "mkdir", "od", "printf", "sed",

@@ -9,7 +9,7 @@ import yaml
 
 from infra.config import parse_config
 from tests.platform.conftest import STACKS, example_pools
-from tests.platform.mockstack import (
+from tests.harness.mockstack import (
     REPO,
     StackRun,
     run_stack,

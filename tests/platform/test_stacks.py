@@ -14,7 +14,7 @@ from infra.components.versions import (
     SEAWEEDFS_TAG,
 )
 from tests.platform.conftest import kubernetes_pool_template
-from tests.platform.mockstack import SECRET_PREFIX, Registration, StackRun
+from tests.harness.mockstack import SECRET_PREFIX, Registration, StackRun
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 CONTAINER = "docker:index/container:Container"
@@ -260,7 +260,7 @@ def test_flow_run_pods_get_the_service_account_their_pool_names(
 def test_a_pool_running_jobs_in_another_namespace_fails_before_any_resource() -> None:
     from infra.config import ConfigError
     from infra.program import PoolSpec
-    from tests.platform.mockstack import run_stack, stack_config
+    from tests.harness.mockstack import run_stack, stack_config
 
     template = kubernetes_pool_template()
     template["variables"]["properties"]["namespace"]["default"] = "default"
@@ -279,7 +279,7 @@ def test_a_pool_running_jobs_in_another_namespace_fails_before_any_resource() ->
 def test_local_stack_with_the_repository_pools() -> None:
     """The local stack built from the real `pools/*.yaml` (the declarations loader's merge)."""
     from infra.program import PoolSpec
-    from tests.platform.mockstack import REPO, run_stack, stack_config
+    from tests.harness.mockstack import REPO, run_stack, stack_config
 
     files = sorted((REPO / "pools").glob("*.yaml"))
     if not files:
@@ -302,7 +302,7 @@ def test_local_stack_with_the_repository_pools() -> None:
 def test_auth_rotation_regenerates_the_password_and_rolls_the_pods() -> None:
     """`authRotation` is the password's keeper and a pod annotation of server and workers."""
     from tests.platform.conftest import example_pools
-    from tests.platform.mockstack import run_stack, stack_config
+    from tests.harness.mockstack import run_stack, stack_config
 
     run = run_stack(
         "local", {**stack_config("local"), "authRotation": "2026-11"}, None, example_pools()
@@ -330,7 +330,7 @@ def test_docker_pools_send_flow_runs_to_the_platform_network(
     stack_runs: dict[str, StackRun],
 ) -> None:
     """Flow-run containers reach `prefect-server` and `object-store` only on `prefect-net`."""
-    from tests.platform.mockstack import REPO
+    from tests.harness.mockstack import REPO
 
     files = sorted((REPO / "pools").glob("*.yaml"))
     if not files:
@@ -353,7 +353,7 @@ def test_docker_pools_send_flow_runs_to_the_platform_network(
 
 def stack_config_workers(stack: str) -> list[dict[str, Any]]:
     """The `workers` setting of a stack file."""
-    from tests.platform.mockstack import stack_config
+    from tests.harness.mockstack import stack_config
 
     workers: list[dict[str, Any]] = stack_config(stack).get("workers", [])
     return workers

@@ -19,10 +19,10 @@ from prefect.client.orchestration import SyncPrefectClient, get_client
 from infra.config import ConfigError
 from infra.declarations import Declarations, load_declarations
 from tests.harness.git_remote import GitRemote
-from tests.harness.prefect_server import PrefectServer
+from tests.harness.live_server import LiveServer
 from tests.harness.s3 import S3Server
-from tests.platform.mockstack import copy_repo_files
-from tests.program.engine import ForwardingMocks, Operations, apply_program, destroy
+from tests.harness.mockstack import copy_repo_files
+from tests.harness.engine import ForwardingMocks, Operations, apply_program, destroy
 
 DECLARATION_PATHS = [
     "pools",
@@ -43,7 +43,7 @@ def repo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def stack(
-    prefect_server: PrefectServer, s3_server: S3Server, git_remote: GitRemote
+    prefect_server: LiveServer, s3_server: S3Server, git_remote: GitRemote
 ) -> Iterator[dict[str, Any]]:
     """Config of an `external` stack on the harness's server and S3, and its engine state."""
     config = {
@@ -92,7 +92,7 @@ def test_first_up_creates_every_declared_object(
 
 
 def test_unchanged_up_writes_nothing(
-    stack: dict[str, Any], repo_copy: Path, prefect_server: PrefectServer
+    stack: dict[str, Any], repo_copy: Path, prefect_server: LiveServer
 ) -> None:
     before = _updated_timestamps(prefect_server)
     assert len(before) > 20
@@ -171,7 +171,7 @@ def _assert_on_server(client: SyncPrefectClient, declared: Declarations) -> None
         assert found_deployment.pull_steps == inputs["pull_steps"]
 
 
-def _updated_timestamps(server: PrefectServer) -> dict[str, str]:
+def _updated_timestamps(server: LiveServer) -> dict[str, str]:
     """`updated` of every object on the server, read through the REST API."""
     stamps: dict[str, str] = {}
     with httpx.Client(base_url=server.api_url, auth=server.auth, timeout=30) as api:
@@ -196,7 +196,7 @@ def _updated_timestamps(server: PrefectServer) -> dict[str, str]:
 def test_unset_repository_variable_fails_before_any_change(
     stack: dict[str, Any],
     repo_copy: Path,
-    prefect_server: PrefectServer,
+    prefect_server: LiveServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("PREFECT_PLATFORM_REPO_URL")

@@ -16,11 +16,11 @@ import httpx
 import pytest
 
 from infra.providers.client import Connection
-from tests.harness.prefect_server import PrefectServer
+from tests.harness.live_server import LiveServer
 
 
 @pytest.fixture
-def connection(prefect_server: PrefectServer) -> Connection:
+def connection(prefect_server: LiveServer) -> Connection:
     """The provider ``connection`` input for the live test server."""
     return Connection(api_url=prefect_server.api_url, auth_string=prefect_server.auth_string)
 
@@ -38,7 +38,7 @@ class _RetryingClient(httpx.Client):
 
 
 @pytest.fixture
-def api(prefect_server: PrefectServer) -> Iterator[httpx.Client]:
+def api(prefect_server: LiveServer) -> Iterator[httpx.Client]:
     """A plain HTTP client on the live server's API, with its auth string."""
     with _RetryingClient(base_url=prefect_server.api_url, auth=prefect_server.auth) as client:
         yield client

@@ -21,7 +21,7 @@ import pulumi
 from pulumi.runtime._serialization import _deserialize
 
 from infra.providers.client import REQUEST_HOOKS
-from tests.platform.mockstack import RecordingMocks, run_stack, unwrap_secrets
+from tests.harness.mockstack import RecordingMocks, run_stack, unwrap_secrets
 
 DYNAMIC_PREFIX = "pulumi-python:dynamic"
 PROVIDER_KEY = "__provider"

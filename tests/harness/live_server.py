@@ -36,7 +36,7 @@ def client_env(api_url: str, auth_string: str, home: Path) -> dict[str, str]:
 
 
 @dataclass
-class PrefectServer:
+class LiveServer:
     """A running Prefect server and what a client needs to talk to it."""
 
     api_url: str
@@ -63,7 +63,7 @@ class PrefectServer:
             _psql(self._drop_database, f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
 
-def start_prefect_server(workdir: Path, database_url: str | None = None) -> PrefectServer:
+def start_prefect_server(workdir: Path, database_url: str | None = None) -> LiveServer:
     """Start ``prefect server start`` on a free loopback port and wait until healthy."""
     home = workdir / "prefect-home"
     home.mkdir(parents=True, exist_ok=True)
@@ -107,7 +107,7 @@ def start_prefect_server(workdir: Path, database_url: str | None = None) -> Pref
         log_path=workdir / "prefect-server.log",
         stop_signal=signal.SIGTERM,
     )
-    server = PrefectServer(
+    server = LiveServer(
         api_url=f"http://127.0.0.1:{port}/api",
         auth_string=auth_string,
         database=database,
