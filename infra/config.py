@@ -13,10 +13,9 @@ Secrets (`databaseUrl`, `authString`, `s3AccessKey`, `s3SecretKey`) are never pa
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 NAMESPACE = "prefect-platform"
@@ -219,21 +218,21 @@ class PlatformConfig(_Model):
         seen: set[str] = set()
         for index, worker in enumerate(self.workers):
             if worker.type not in supported:
-                raise _KeyedError(
+                raise KeyedError(
                     f"workers[{index}].type",
                     f"work pool {worker.pool!r} has type {worker.type!r}, which has no worker on "
                     f"target {self.target!r} (supported: {', '.join(supported) or 'none'})",
                 )
             if worker.pool in seen:
-                raise _KeyedError(f"workers[{index}].pool", f"duplicate pool {worker.pool!r}")
+                raise KeyedError(f"workers[{index}].pool", f"duplicate pool {worker.pool!r}")
             seen.add(worker.pool)
         if self.target == "external":
             if not self.api_url:
-                raise _KeyedError("apiUrl", "required when target is 'external'")
+                raise KeyedError("apiUrl", "required when target is 'external'")
         elif self.api_url is not None:
-            raise _KeyedError("apiUrl", "only used with target 'external'")
+            raise KeyedError("apiUrl", "only used with target 'external'")
         if self.server.database == "external" and "databaseUrl" not in self.secrets_set:
-            raise _KeyedError(
+            raise KeyedError(
                 "databaseUrl",
                 "server.database is 'external': set it with `pulumi config set --secret "
                 "prefect-platform:databaseUrl postgresql+asyncpg://...`",
@@ -241,103 +240,14 @@ class PlatformConfig(_Model):
         if self.external_object_store is not None:
             missing = {"s3AccessKey", "s3SecretKey"} - self.secrets_set
             if missing:
-                raise _KeyedError(sorted(missing)[0], "required with externalObjectStore (secret)")
+                raise KeyedError(sorted(missing)[0], "required with externalObjectStore (secret)")
         return self
 
 
-class _KeyedError(ValueError):
+class KeyedError(ValueError):
     """A cross-field error that knows which config key it is about."""
 
     def __init__(self, key: str, message: str) -> None:
         super().__init__(message)
         self.key = key
         self.message = message
-
-
-def parse_config(values: Mapping[str, Any], secrets_set: set[str] | None = None) -> PlatformConfig:
-    """Validate a stack's config (keys without the namespace) into a `PlatformConfig`.
-
-    Args:
-        values: Non-secret config keys, e.g. `{"target": "kubernetes", "workers": [...]}`.
-        secrets_set: Names of the secret keys that are set (their values are never read here).
-
-    Returns:
-        The validated configuration.
-
-    Raises:
-        ConfigError: naming the first wrong key, e.g. `prefect-platform:workers[0].type: ...`.
-    """
-    secrets = set(secrets_set or ())
-    values = {key: value for key, value in values.items() if key not in OTHER_STEP_KEYS}
-    misplaced = [key for key in values if key in SECRET_KEYS]
-    if misplaced:
-        raise ConfigError(
-            f"{NAMESPACE}:{misplaced[0]}: must be a secret (`pulumi config set --secret`), "
-            "not a plain value"
-        )
-    try:
-        return PlatformConfig.model_validate({**values, "secrets_set": frozenset(secrets)})
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
-
-
-def _describe(exc: ValidationError) -> str:
-    lines = []
-    for error in exc.errors():
-        cause = error.get("ctx", {}).get("error")
-        if isinstance(cause, _KeyedError):
-            lines.append(f"{NAMESPACE}:{cause.key}: {cause.message}")
-            continue
-        path = ""
-        for part in error["loc"]:
-            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown setting (check the spelling against docs/operations.md)"
-        lines.append(f"{NAMESPACE}:{path or '<root>'}: {message}")
-    return "; ".join(lines)
-
-
-def load_config() -> PlatformConfig:
-    """Read and validate the current stack's `prefect-platform:` config from the Pulumi runtime.
-
-    Keys other steps read (`OTHER_STEP_KEYS`) are skipped; every other unknown key is an error.
-    """
-    from pulumi.runtime import config as runtime_config
-
-    prefix = f"{NAMESPACE}:"
-    raw: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    secret_keys = set(runtime_config.get_config_secret_keys_env()) | set(
-        runtime_config._SECRET_KEYS.get()
-    )
-    skipped = OTHER_STEP_KEYS
-    values: dict[str, Any] = {}
-    secrets: set[str] = set()
-    for full_key in sorted(raw):
-        if not full_key.startswith(prefix):
-            continue
-        key = full_key.removeprefix(prefix)
-        if key in skipped:
-            continue
-        if key in SECRET_KEYS:
-            if full_key not in secret_keys:
-                raise ConfigError(
-                    f"{full_key}: must be a secret (`pulumi config set --secret {full_key} ...`), "
-                    "not a plain value"
-                )
-            secrets.add(key)
-            continue
-        values[key] = _decode(runtime_config.get_config(full_key))
-    return parse_config(values, secrets)
-
-
-def _decode(value: Any) -> Any:
-    """Pulumi passes structured values as JSON strings; scalars as strings."""
-    import json
-
-    if not isinstance(value, str) or not (value[:1] in "{[" or value in ("true", "false")):
-        return value
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value

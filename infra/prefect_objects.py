@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 
 from infra.declarations import Declarations
+from infra.platform_types import S3Access
 from infra.providers import (
     Automation,
     BlockDocument,
@@ -28,9 +29,6 @@ from infra.providers import (
     WorkPool,
     WorkQueue,
 )
-
-if TYPE_CHECKING:
-    from infra.program import S3Access
 
 
 @dataclass(frozen=True)
@@ -79,53 +77,51 @@ class PrefectObjects(pulumi.ComponentResource):
         def child(*depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, depends_on=list(depends_on))
 
-        def inputs(values: Mapping[str, Any]) -> Any:
-            return {**values, "connection": connection}
-
         pools = {
-            pool.name: WorkPool(f"pool-{pool.name}", inputs(pool.provider_inputs()), child())
+            pool.name: WorkPool(f"pool-{pool.name}", pool.provider_inputs(), connection, child())
             for pool in declared.work_pools
         }
         queues = {
-            f"{queue.pool}/{queue.name}": WorkQueue(
+            (queue.pool, queue.name): WorkQueue(
                 f"queue-{queue.pool}-{queue.name}",
-                inputs(queue.provider_inputs()),
+                queue.provider_inputs(),
+                connection,
                 child(pools[queue.pool]),
             )
             for queue in declared.work_queues
         }
         limits = [
-            GlobalConcurrencyLimit(f"limit-{limit.name}", inputs(limit.provider_inputs()), child())
+            GlobalConcurrencyLimit(
+                f"limit-{limit.name}", limit.provider_inputs(), connection, child()
+            )
             for limit in declared.concurrency_limits
         ]
         variables = [
-            Variable(f"variable-{variable.name}", inputs(variable.provider_inputs()), child())
+            Variable(f"variable-{variable.name}", variable.provider_inputs(), connection, child())
             for variable in declared.variables
         ]
         blocks: dict[str, BlockDocument] = {}
         for block in args.blocks:
             blocks[block.reference] = BlockDocument(
                 f"block-{block.block_type_slug}-{block.name}",
-                inputs(
-                    {
-                        "name": block.name,
-                        "block_type_slug": block.block_type_slug,
-                        "data": pulumi.Output.secret(block.data),
-                    }
-                ),
-                child(*(blocks[ref] for ref in block.depends_on)),
+                document_name=block.name,
+                block_type_slug=block.block_type_slug,
+                data=block.data,
+                connection=connection,
+                opts=child(*(blocks[ref] for ref in block.depends_on)),
             )
         deployments = []
         for deployment in declared.deployments:
-            values = deployment.provider_inputs()
-            needs: list[pulumi.Resource] = [pools[values["work_pool_name"]], *blocks.values()]
-            queue = queues.get(f"{values['work_pool_name']}/{values['work_queue_name']}")
+            inputs = deployment.provider_inputs()
+            needs: list[pulumi.Resource] = [pools[inputs.work_pool_name], *blocks.values()]
+            queue = queues.get((inputs.work_pool_name, inputs.work_queue_name or ""))
             if queue is not None:
                 needs.append(queue)
             deployments.append(
                 Deployment(
-                    f"deployment-{values['flow_name']}-{values['name']}",
-                    inputs(values),
+                    f"deployment-{inputs.flow_name}-{inputs.name}",
+                    inputs,
+                    connection,
                     child(*needs),
                 )
             )
@@ -134,7 +130,8 @@ class PrefectObjects(pulumi.ComponentResource):
         automations = [
             Automation(
                 f"automation-{automation.name}",
-                inputs(automation.provider_inputs()),
+                automation.provider_inputs(),
+                connection,
                 child(*referable),
             )
             for automation in declared.automations

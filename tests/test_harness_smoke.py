@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import textwrap
 import uuid
+from typing import Any, cast
 
 import httpx
-from prefect import flow, task
+from prefect import Flow, flow, task
+from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.runner.storage import GitRepository
 from prefect_aws import S3Bucket
@@ -77,10 +79,16 @@ def test_git_deployment_is_run_by_a_worker(
     source = GitRepository(url=git_remote.url, branch=git_remote.branch)
 
     with process_worker(pool):  # the worker creates its pool
-        deployment_id = flow.from_source(source, "hello.py:hello").deploy(
-            name="smoke", work_pool_name=pool, build=False, push=False, print_next_steps=False
+        # from_source, deploy and run_deployment are sync_compatible: called from sync code
+        # they return the value itself, not a coroutine.
+        hello = cast("Flow[..., Any]", flow.from_source(source, "hello.py:hello"))
+        deployment_id = cast(
+            uuid.UUID,
+            hello.deploy(
+                name="smoke", work_pool_name=pool, build=False, push=False, print_next_steps=False
+            ),
         )
-        run = run_deployment(deployment_id, parameters={"name": "git"}, timeout=90)
+        run = cast(FlowRun, run_deployment(deployment_id, parameters={"name": "git"}, timeout=90))
         assert run.state is not None and run.state.is_completed(), run.state
         # The run's process ships its logs as it exits: read them before the worker stops.
         api.wait_for_log(run.id, "hello git")

@@ -7,7 +7,7 @@ container has a health check; published ports bind to loopback only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,6 +15,7 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from infra.components.docker_container import Placement, container
 from infra.components.object_store import bucket_script
 from infra.components.versions import (
     AWS_CLI_IMAGE,
@@ -106,7 +107,7 @@ class DockerHost(pulumi.ComponentResource):
         kept = pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=args.protect)
 
         network = docker.Network(f"{name}-network", name=f"{name}-net", internal=False, opts=child)
-        self._network = network.name
+        self._place = Placement(self, name, network.name, args.bind_address)
         db_volume = docker.Volume(f"{name}-db-data", name=f"{name}-db-data", opts=kept)
         s3_volume = docker.Volume(f"{name}-s3-data", name=f"{name}-s3-data", opts=kept)
 
@@ -125,7 +126,8 @@ class DockerHost(pulumi.ComponentResource):
         self.access_key = password("access-key", 20)
         self.secret_key = password("secret-key", 40)
 
-        postgres = self._container(
+        postgres = container(
+            self._place,
             "postgres",
             POSTGRES_IMAGE,
             envs={
@@ -141,7 +143,8 @@ class DockerHost(pulumi.ComponentResource):
             "postgresql+asyncpg://prefect:", db_password, f"@{name}-postgres:5432/prefect"
         )
         public_url = f"http://{args.bind_address}:{args.server_port}"
-        server = self._container(
+        server = container(
+            self._place,
             "server",
             f"{PREFECT_IMAGE}:{args.image_tag}",
             command=["prefect", "server", "start", "--host", "0.0.0.0", "--port", "4200"],
@@ -177,65 +180,6 @@ class DockerHost(pulumi.ComponentResource):
             }
         )
 
-    def _container(
-        self,
-        role: str,
-        image: str,
-        *,
-        envs: Mapping[str, pulumi.Input[str]],
-        health: list[str],
-        command: list[str] | None = None,
-        volume: tuple[pulumi.Input[str], str] | None = None,
-        ports: list[tuple[int, int]] | None = None,
-        depends_on: list[pulumi.Resource] | None = None,
-        alias: str | None = None,
-        mounts: list[docker.ContainerMountArgs] | None = None,
-        restart: str = "unless-stopped",
-        entrypoint: list[str] | None = None,
-    ) -> docker.Container:
-        image_resource = docker.RemoteImage(
-            f"{self._name}-{role}-image",
-            name=image,
-            keep_locally=True,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        env_list = pulumi.Output.all(*[pulumi.Output.concat(k, "=", v) for k, v in envs.items()])
-        return docker.Container(
-            f"{self._name}-{role}",
-            name=f"{self._name}-{role}",
-            image=image_resource.image_id,
-            entrypoints=entrypoint,
-            command=command,
-            envs=env_list,
-            restart=restart,
-            must_run=restart != "no",
-            networks_advanced=[
-                docker.ContainerNetworksAdvancedArgs(
-                    name=self._network, aliases=[alias or f"{self._name}-{role}"]
-                )
-            ],
-            ports=[
-                docker.ContainerPortArgs(internal=inner, external=outer, ip=self._args.bind_address)
-                for inner, outer in (ports or [])
-            ],
-            volumes=(
-                [docker.ContainerVolumeArgs(volume_name=volume[0], container_path=volume[1])]
-                if volume
-                else None
-            ),
-            mounts=mounts,
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=health, interval="10s", timeout="5s", retries=6, start_period="20s"
-            ),
-            wait=restart != "no",
-            wait_timeout=300,
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=depends_on or [],
-                additional_secret_outputs=["envs"],
-            ),
-        )
-
     def _object_store(self, volume: pulumi.Output[str]) -> docker.Container:
         args = self._args
         if args.object_store == "minio":
@@ -250,7 +194,8 @@ class DockerHost(pulumi.ComponentResource):
             entrypoint = ["weed"]
             envs = {"AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key}
             health = ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:9000/ || [ $? -eq 8 ]"]
-        return self._container(
+        return container(
+            self._place,
             "object-store",
             image,
             command=command,
@@ -263,7 +208,8 @@ class DockerHost(pulumi.ComponentResource):
         )
 
     def _bucket_job(self, store: docker.Container) -> docker.Container:
-        return self._container(
+        return container(
+            self._place,
             "create-buckets",
             AWS_CLI_IMAGE,
             command=["-c", bucket_script(self._args.buckets)],
@@ -289,7 +235,8 @@ class DockerHost(pulumi.ComponentResource):
                     source="/var/run/docker.sock", target="/var/run/docker.sock", type="bind"
                 )
             ]
-        return self._container(
+        return container(
+            self._place,
             f"worker-{pool.name}",
             f"{PREFECT_IMAGE}:{self._args.image_tag}",
             command=[

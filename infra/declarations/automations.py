@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, RootModel, ValidationError
 
+from infra.contracts import AutomationInputs
 from infra.declarations.base import Name, UserModel
 from infra.declarations.errors import is_union_tag, join_field
 from infra.references import ACTION_REFERENCES, ReferenceKind
@@ -52,12 +53,20 @@ class AutomationDeclaration(UserModel):
         default_factory=list, description="Actions run when the automation resolves."
     )
 
-    def provider_inputs(self) -> dict[str, Any]:
-        """The Automation provider inputs of the shared contract (Prefect's normalized form)."""
+    def provider_inputs(self) -> AutomationInputs:
+        """The Automation provider's inputs (`infra/contracts.py`), Prefect's normalized form."""
         normalized, _, problems = check_automation(self)
         if problems:
             raise ValueError(f"automation {self.name!r} is not valid: {problems[0]}")
-        return normalized
+        return AutomationInputs(
+            name=normalized["name"],
+            description=normalized["description"],
+            enabled=normalized["enabled"],
+            trigger=normalized["trigger"],
+            actions=normalized["actions"],
+            actions_on_trigger=normalized["actions_on_trigger"],
+            actions_on_resolve=normalized["actions_on_resolve"],
+        )
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
+from infra.declarations.context import LoadContext
 from infra.declarations.deployments import (
     DeploymentDeclaration,
     DeploymentEntry,
@@ -22,22 +23,16 @@ from infra.declarations.pools import WorkPoolDeclaration
 from infra.declarations.schema_check import schema_errors
 from infra.merging import deep_merge
 
-if TYPE_CHECKING:
-    from infra.declarations.loader import LoadContext
+PREFECT_YAML = "prefect.yaml"
 
 
 def load_deployments(
-    context: LoadContext,
-    path: Path,
-    pools: list[WorkPoolDeclaration],
-    files: dict[str, str],
+    context: LoadContext, path: Path, pools: list[WorkPoolDeclaration]
 ) -> list[DeploymentDeclaration]:
     """Read and check every entry of ``deployments:`` (no prefect.yaml: no deployments)."""
-    from infra.declarations.loader import read_mapping
-
     if not path.exists():
         return []
-    raw = read_mapping(context, path)
+    raw = context.read_mapping(path)
     file = context.relative(path)
     document: PrefectYaml | None = None
     if raw is not None:
@@ -48,35 +43,24 @@ def load_deployments(
     default_pull = fill_environment(document.pull or [])
     for field_name, message in check_pull_steps(default_pull):
         context.collector.add(file, f"pull{field_name}", message)
-    pools_by_name = {pool.name: pool for pool in pools}
+    # Each pool's variables schema, computed once for all the deployments that use it.
+    pools_by_name = {
+        pool.name: (pool, pool.merged_base_job_template().get("variables", {})) for pool in pools
+    }
     deployments: list[DeploymentDeclaration] = []
     for index, entry in enumerate(document.deployments):
         deployment = _load_entry(context, file, index, entry, default_pull, pools_by_name)
         if deployment is None and isinstance(entry, dict):
-            context.mark_broken("deployment_name", entry.get("name"))
-        if deployment is not None and context_claim(context, files, deployment, file, index):
-            deployments.append(deployment)
-    return deployments
-
-
-def context_claim(
-    context: LoadContext,
-    files: dict[str, str],
-    deployment: DeploymentDeclaration,
-    file: str,
-    index: int,
-) -> bool:
-    """A (flow, deployment name) pair may be declared once."""
-    key = f"deployment:{deployment.reference}"
-    if key in files:
-        context.collector.add(
+            name = entry.get("name")
+            context.broken_deployment_names.add(name if isinstance(name, str) else "*")
+        if deployment is not None and context.claim(
+            ("deployment", deployment.reference),
+            f"{file}#deployments[{index}]",
             file,
             join_field("deployments", index, "name"),
-            f"duplicate deployment {deployment.reference!r}: already declared in {files[key]}",
-        )
-        return False
-    files[key] = f"{file}#deployments[{index}]"
-    return True
+        ):
+            deployments.append(deployment)
+    return deployments
 
 
 def _load_entry(
@@ -85,7 +69,7 @@ def _load_entry(
     index: int,
     raw: Any,
     default_pull: list[dict[str, Any]],
-    pools: dict[str, WorkPoolDeclaration],
+    pools: dict[str, tuple[WorkPoolDeclaration, dict[str, Any]]],
 ) -> DeploymentDeclaration | None:
     collector = context.collector
     where = join_field("deployments", index)
@@ -206,13 +190,12 @@ def _check_pool(
     file: str,
     where: str,
     entry: DeploymentEntry,
-    pools: dict[str, WorkPoolDeclaration],
+    pools: dict[str, tuple[WorkPoolDeclaration, dict[str, Any]]],
 ) -> None:
     section = entry.work_pool
     if context.is_broken("work_pool", section.name):
         return  # the pool's own file is reported already
-    pool = pools.get(section.name)
-    if pool is None:
+    if section.name not in pools:
         context.collector.add(
             file,
             join_field(where, "work_pool", "name"),
@@ -220,6 +203,7 @@ def _check_pool(
             + (", ".join(sorted(pools)) or "none"),
         )
         return
+    pool, variables = pools[section.name]
     queues = {queue.name for queue in pool.queues} | {"default"}
     if section.work_queue_name is not None and section.work_queue_name not in queues:
         context.collector.add(
@@ -228,7 +212,6 @@ def _check_pool(
             f"pool {pool.name!r} has no queue {section.work_queue_name!r}; "
             f"its queues: {', '.join(sorted(queues))}",
         )
-    variables = pool.merged_base_job_template().get("variables", {})
     properties = variables.get("properties", {})
     for name in sorted(set(section.job_variables) - set(properties)):
         context.collector.add(

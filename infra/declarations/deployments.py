@@ -10,7 +10,10 @@ without importing it.
 
 from __future__ import annotations
 
+import copy
 import datetime
+import functools
+import hashlib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from infra.contracts import DeploymentInputs
 from infra.declarations.base import Name, UserModel
 
 PULL_STEPS_DESCRIPTION = (
@@ -190,27 +194,27 @@ class DeploymentDeclaration(UserModel):
         """``<flow name>/<deployment name>``, as automations name it."""
         return f"{self.flow_name}/{self.entry.name}"
 
-    def provider_inputs(self) -> dict[str, Any]:
-        """The Deployment provider inputs of the shared contract."""
+    def provider_inputs(self) -> DeploymentInputs:
+        """The Deployment provider's inputs (`infra/contracts.py`)."""
         entry = self.entry
-        return {
-            "name": entry.name,
-            "flow_name": self.flow_name,
-            "entrypoint": entry.entrypoint,
-            "work_pool_name": entry.work_pool.name,
-            "work_queue_name": entry.work_pool.work_queue_name,
-            "description": entry.description,
-            "version": entry.version,
-            "tags": list(entry.tags),
-            "parameters": dict(entry.parameters),
-            "job_variables": dict(entry.work_pool.job_variables),
-            "parameter_openapi_schema": self.parameter_openapi_schema,
-            "enforce_parameter_schema": entry.enforce_parameter_schema,
-            "paused": entry.paused,
-            "concurrency_limit": entry.concurrency_limit,
-            "schedules": self.schedules,
-            "pull_steps": self.pull_steps,
-        }
+        return DeploymentInputs(
+            name=entry.name,
+            flow_name=self.flow_name,
+            entrypoint=entry.entrypoint,
+            work_pool_name=entry.work_pool.name,
+            work_queue_name=entry.work_pool.work_queue_name,
+            description=entry.description,
+            version=entry.version,
+            tags=list(entry.tags),
+            parameters=dict(entry.parameters),
+            job_variables=dict(entry.work_pool.job_variables),
+            parameter_openapi_schema=self.parameter_openapi_schema,
+            enforce_parameter_schema=entry.enforce_parameter_schema,
+            paused=entry.paused,
+            concurrency_limit=entry.concurrency_limit,
+            schedules=self.schedules,
+            pull_steps=self.pull_steps,
+        )
 
 
 def _no_build_or_push(value: Any) -> None:
@@ -253,20 +257,35 @@ def read_flow(root: Path, entrypoint: str) -> tuple[str, dict[str, Any]]:
     Raises:
         ValueError: the file or the function cannot be found or parsed.
     """
-    from prefect.flows import load_flow_arguments_from_entrypoint
-    from prefect.utilities.callables import parameter_schema_from_entrypoint
-
     path, function = entrypoint.rsplit(":", 1)
     source = root / path
     if not source.is_file():
         raise ValueError(f"file {path!r} not found under {root}")
+    try:
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    except OSError as error:
+        raise ValueError(f"cannot read the flow {function!r} in {path!r}: {error}") from error
+    name, schema, problem = _read_flow(str(source), function, digest)
+    if problem is not None:
+        raise ValueError(f"cannot read the flow {function!r} in {path!r}: {problem}")
+    return name, copy.deepcopy(schema)
+
+
+@functools.lru_cache(maxsize=1024)
+def _read_flow(source: str, function: str, digest: str) -> tuple[str, dict[str, Any], str | None]:
+    """Parse one flow's name and schema; cached by file and content (`digest`), so hundreds of
+    deployments of one entrypoint parse it once, and an edited file is parsed again.
+    Returns ``(name, schema, None)``, or ``("", {}, problem)``: failures are cached too."""
+    from prefect.flows import load_flow_arguments_from_entrypoint
+    from prefect.utilities.callables import parameter_schema_from_entrypoint
+
     absolute = f"{source}:{function}"
     try:
         arguments = load_flow_arguments_from_entrypoint(absolute, {"name"})
         schema = parameter_schema_from_entrypoint(absolute).model_dump_for_openapi()
     except (SyntaxError, ValueError, OSError) as error:
-        raise ValueError(f"cannot read the flow {function!r} in {path!r}: {error}") from error
-    return str(arguments["name"]), schema
+        return "", {}, str(error)
+    return str(arguments["name"]), schema, None
 
 
 def check_pull_steps(steps: list[dict[str, Any]]) -> list[tuple[str, str]]:

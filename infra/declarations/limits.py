@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field, JsonValue, NonNegativeFloat, NonNegativeInt, field_validator
 
+from infra.contracts import GlobalConcurrencyLimitInputs, VariableInputs
 from infra.declarations.base import Name, UserModel
 
 
@@ -23,14 +22,14 @@ class ConcurrencyLimitDeclaration(UserModel):
         ),
     )
 
-    def provider_inputs(self) -> dict[str, Any]:
-        """The GlobalConcurrencyLimit provider inputs of the shared contract."""
-        return {
-            "name": self.name,
-            "limit": self.limit,
-            "active": self.active,
-            "slot_decay_per_second": self.slot_decay_per_second,
-        }
+    def provider_inputs(self) -> GlobalConcurrencyLimitInputs:
+        """The GlobalConcurrencyLimit provider's inputs (`infra/contracts.py`)."""
+        return GlobalConcurrencyLimitInputs(
+            name=self.name,
+            limit=self.limit,
+            active=self.active,
+            slot_decay_per_second=self.slot_decay_per_second,
+        )
 
 
 class ConcurrencyLimitsFile(UserModel):
@@ -62,9 +61,9 @@ class VariableDeclaration(UserModel):
         check_variable_value(value)
         return value
 
-    def provider_inputs(self) -> dict[str, Any]:
-        """The Variable provider inputs of the shared contract."""
-        return {"name": self.name, "value": self.value, "tags": list(self.tags)}
+    def provider_inputs(self) -> VariableInputs:
+        """The Variable provider's inputs (`infra/contracts.py`)."""
+        return VariableInputs(name=self.name, value=self.value, tags=list(self.tags))
 
 
 class VariablesFile(UserModel):

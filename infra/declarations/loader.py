@@ -14,6 +14,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from infra.declarations.automations import AutomationDeclaration, Reference, check_automation
+from infra.declarations.context import KIND_LABELS, LoadContext, ObjectKey, ObjectKind, yaml_files
+from infra.declarations.deployment_loader import PREFECT_YAML, load_deployments
 from infra.declarations.deployments import DeploymentDeclaration
 from infra.declarations.errors import Collector, join_field
 from infra.declarations.limits import (
@@ -22,22 +24,18 @@ from infra.declarations.limits import (
     VariableDeclaration,
     VariablesFile,
 )
-from infra.declarations.overrides import OVERRIDES_KEY, Overrides, changed_fields
+from infra.declarations.overrides import OVERRIDES_KEY, Overrides
+from infra.declarations.pool_loader import load_pools
 from infra.declarations.pools import WorkPoolDeclaration, WorkQueueDeclaration
-from infra.declarations.templates import template_problems
-from infra.declarations.yaml_io import YamlError, read_yaml
-from infra.merging import deep_merge
 
 #: Blocks the platform's Pulumi program provisions, as ``<block type slug>/<name>``.
 PLATFORM_BLOCKS = frozenset(
     {"minio-credentials/object-store", "s3-bucket/results", "secret/github-token"}
 )
 
-POOLS_DIR = "pools"
 AUTOMATIONS_DIR = "automations"
 LIMITS_FILE = "concurrency-limits.yaml"
 VARIABLES_FILE = "variables.yaml"
-PREFECT_YAML = "prefect.yaml"
 
 
 @dataclass(frozen=True)
@@ -51,88 +49,25 @@ class Declarations:
     variables: list[VariableDeclaration] = field(default_factory=list)
     automations: list[AutomationDeclaration] = field(default_factory=list)
     deployments: list[DeploymentDeclaration] = field(default_factory=list)
-    files: dict[str, str] = field(default_factory=dict)
+    files: dict[ObjectKey, str] = field(default_factory=dict)
+    """Where each object is declared, by `(kind, name)`."""
 
     def provider_inputs(self) -> dict[str, list[dict[str, Any]]]:
-        """Provider inputs per kind, in the shared contract's shape."""
+        """Provider inputs per kind, as JSON values (the contract models, dumped)."""
         return {
-            "work_pools": [item.provider_inputs() for item in self.work_pools],
-            "work_queues": [item.provider_inputs() for item in self.work_queues],
-            "concurrency_limits": [item.provider_inputs() for item in self.concurrency_limits],
-            "variables": [item.provider_inputs() for item in self.variables],
-            "automations": [item.provider_inputs() for item in self.automations],
-            "deployments": [item.provider_inputs() for item in self.deployments],
+            "work_pools": [item.provider_inputs().dump() for item in self.work_pools],
+            "work_queues": [item.provider_inputs().dump() for item in self.work_queues],
+            "concurrency_limits": [
+                item.provider_inputs().dump() for item in self.concurrency_limits
+            ],
+            "variables": [item.provider_inputs().dump() for item in self.variables],
+            "automations": [item.provider_inputs().dump() for item in self.automations],
+            "deployments": [item.provider_inputs().dump() for item in self.deployments],
         }
 
     def count(self) -> dict[str, int]:
         """How many objects of each kind are declared."""
         return {kind: len(items) for kind, items in self.provider_inputs().items()}
-
-
-@dataclass
-class LoadContext:
-    """State of one load: where files are, problems so far, overrides and their use."""
-
-    root: Path
-    collector: Collector
-    overrides: Overrides
-    overrides_source: str
-    used_overrides: set[tuple[str, str]] = field(default_factory=set)
-    broken: dict[str, set[str]] = field(default_factory=dict)
-
-    def mark_broken(self, kind: str, name: Any) -> None:
-        """Remember a declaration that failed (``*``: name unknown), to avoid follow-on errors."""
-        self.broken.setdefault(kind, set()).add(name if isinstance(name, str) else "*")
-
-    def is_broken(self, kind: str, name: str) -> bool:
-        """Whether a reference points at a declaration that already failed validation."""
-        names = self.broken.get(kind, set())
-        if "*" in names or name in names:
-            return True
-        if kind == "work_queue":
-            return self.is_broken("work_pool", name.split("/", 1)[0])
-        if kind == "deployment":
-            return name.split("/", 1)[-1] in self.broken.get("deployment_name", set())
-        return False
-
-    def relative(self, path: Path) -> str:
-        """A path as error messages show it: relative to the root when inside it."""
-        try:
-            return str(path.relative_to(self.root))
-        except ValueError:
-            return str(path)
-
-    def override(self, kind: str, name: Any) -> dict[str, Any]:
-        """The fields a stack overrides for one object (and remember it was used)."""
-        entries: dict[str, BaseModel] = getattr(self.overrides, kind)
-        if not isinstance(name, str) or name not in entries:
-            return {}
-        self.used_overrides.add((kind, name))
-        return changed_fields(entries[name])  # type: ignore[arg-type]
-
-    def validate(
-        self,
-        model: type[BaseModel],
-        raw: Any,
-        file: str,
-        prefix: Iterable[str | int] = (),
-        overridden: Iterable[str] = (),
-    ) -> Any:
-        """Validate raw data with a model; record errors (marking overridden fields)."""
-        try:
-            return model.model_validate(raw)
-        except ValidationError as error:
-            before = len(self.collector.issues)
-            self.collector.add_validation_error(file, error, prefix)
-            marked = set(overridden)
-            for index in range(before, len(self.collector.issues)):
-                issue = self.collector.issues[index]
-                segments = {part.split("[")[0] for part in issue.field.split(".")}
-                if marked & segments:
-                    self.collector.issues[index] = type(issue)(
-                        issue.file, issue.field, f"{issue.message} (set by {self.overrides_source})"
-                    )
-            return None
 
 
 def load_declarations(
@@ -158,8 +93,6 @@ def load_declarations(
     Raises:
         DeclarationError: every problem found, each naming the file and the field.
     """
-    from infra.declarations.deployment_loader import load_deployments
-
     collector = Collector()
     parsed = Overrides()
     if overrides:
@@ -168,16 +101,15 @@ def load_declarations(
         except ValidationError as error:
             collector.add_validation_error(overrides_source, error)
     context = LoadContext(root, collector, parsed, overrides_source)
-    files: dict[str, str] = {}
 
-    pools = _load_pools(context, files)
+    pools = load_pools(context)
     queues = [queue for pool in pools for queue in pool.work_queues()]
     limits = _load_list_file(
-        context, LIMITS_FILE, ConcurrencyLimitsFile, "concurrency_limits", files
+        context, LIMITS_FILE, ConcurrencyLimitsFile, "concurrency_limits", "concurrency_limit"
     )
-    variables = _load_list_file(context, VARIABLES_FILE, VariablesFile, "variables", files)
-    automations, references = _load_automations(context, files)
-    deployments = load_deployments(context, root / PREFECT_YAML, pools, files)
+    variables = _load_list_file(context, VARIABLES_FILE, VariablesFile, "variables", "variable")
+    automations, references = _load_automations(context)
+    deployments = load_deployments(context, root / PREFECT_YAML, pools)
 
     _check_references(context, references, pools, automations, deployments, set(known_blocks))
     _check_unused_overrides(context)
@@ -190,112 +122,8 @@ def load_declarations(
         variables=variables,
         automations=automations,
         deployments=deployments,
-        files=files,
+        files=context.files,
     )
-
-
-def read_mapping(context: LoadContext, path: Path) -> dict[str, Any] | None:
-    """Read a YAML file that must hold a mapping; record a problem and return None if not."""
-    file = context.relative(path)
-    try:
-        document = read_yaml(path)
-    except (YamlError, OSError, UnicodeDecodeError) as error:
-        context.collector.add(file, "", str(error))
-        return None
-    if not isinstance(document, dict):
-        kind = "an empty file" if document is None else f"a {type(document).__name__}"
-        context.collector.add(file, "", f"expected a mapping of fields, got {kind}")
-        return None
-    return document
-
-
-def _yaml_files(directory: Path) -> list[Path]:
-    if not directory.is_dir():
-        return []
-    return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
-
-
-def _claim(
-    context: LoadContext, files: dict[str, str], key: str, file: str, field_name: str
-) -> bool:
-    """Record where an object is declared; a second declaration is an error."""
-    kind, name = key.split(":", 1)
-    if key in files:
-        context.mark_broken(kind.replace(" ", "_"), name)
-        context.collector.add(
-            file, field_name, f"duplicate {kind} name {name!r}: already declared in {files[key]}"
-        )
-        return False
-    files[key] = file
-    return True
-
-
-def _load_pools(context: LoadContext, files: dict[str, str]) -> list[WorkPoolDeclaration]:
-    pools: list[WorkPoolDeclaration] = []
-    for path in _yaml_files(context.root / POOLS_DIR):
-        file = context.relative(path)
-        raw = read_mapping(context, path)
-        if raw is None:
-            context.mark_broken("work_pool", None)
-            continue
-        name = raw.get("name")
-        changes = context.override("pools", name)
-        raw = deep_merge(raw, changes) if changes else raw
-        raw = _override_queues(context, raw, name)
-        pool: WorkPoolDeclaration | None = context.validate(
-            WorkPoolDeclaration, raw, file, overridden=changes
-        )
-        if pool is None:
-            context.mark_broken("work_pool", name)
-            continue
-        if not _claim(context, files, f"work pool:{pool.name}", file, "name"):
-            continue
-        before = len(context.collector.issues)
-        unknown = pool.unknown_job_variables()
-        for key in unknown:
-            context.collector.add(
-                file,
-                join_field("job_variables", key),
-                f"the {pool.type} worker's template has no variable {key!r}",
-            )
-        if not unknown:
-            _check_template(context, file, pool, changes)
-        if len(context.collector.issues) > before:
-            context.mark_broken("work_pool", pool.name)
-            continue
-        pools.append(pool)
-    return pools
-
-
-def _check_template(
-    context: LoadContext, file: str, pool: WorkPoolDeclaration, changes: dict[str, Any]
-) -> None:
-    overridden = set(changes.get("job_variables") or {})
-    for field_name, message in template_problems(pool.type, pool.merged_base_job_template()):
-        parts = field_name.split(".")
-        if parts[:2] == ["variables", "properties"] and len(parts) > 2:
-            if parts[2] in pool.job_variables:
-                field_name = join_field("job_variables", *parts[2:3], *parts[4:])
-                if parts[2] in overridden:
-                    message = f"{message} (set by {context.overrides_source})"
-            else:
-                field_name = join_field("base_job_template", field_name)
-        else:
-            field_name = join_field("base_job_template", field_name)
-        context.collector.add(file, field_name, message)
-
-
-def _override_queues(context: LoadContext, raw: dict[str, Any], pool: Any) -> dict[str, Any]:
-    queues = raw.get("queues")
-    if not isinstance(pool, str) or not isinstance(queues, list):
-        return raw
-    updated = []
-    for queue in queues:
-        if isinstance(queue, dict) and isinstance(queue.get("name"), str):
-            changes = context.override("queues", f"{pool}/{queue['name']}")
-            queue = {**queue, **changes}
-        updated.append(queue)
-    return {**raw, "queues": updated}
 
 
 def _load_list_file(
@@ -303,12 +131,12 @@ def _load_list_file(
     filename: str,
     model: type[BaseModel],
     key: str,
-    files: dict[str, str],
+    kind: ObjectKind,
 ) -> list[Any]:
     path = context.root / filename
     if not path.exists():
         return []
-    raw = read_mapping(context, path)
+    raw = context.read_mapping(path)
     if raw is None:
         return []
     items = raw.get(key)
@@ -325,22 +153,21 @@ def _load_list_file(
     document = context.validate(model, raw, filename, overridden=overridden)
     if document is None:
         return []
-    kind = key.rstrip("s").replace("_", " ")
     declared: list[Any] = []
     for index, item in enumerate(getattr(document, key)):
-        if _claim(context, files, f"{kind}:{item.name}", filename, join_field(key, index, "name")):
+        if context.claim((kind, item.name), filename, filename, join_field(key, index, "name")):
             declared.append(item)
     return declared
 
 
 def _load_automations(
-    context: LoadContext, files: dict[str, str]
+    context: LoadContext,
 ) -> tuple[list[AutomationDeclaration], list[tuple[str, Reference]]]:
     automations: list[AutomationDeclaration] = []
     references: list[tuple[str, Reference]] = []
-    for path in _yaml_files(context.root / AUTOMATIONS_DIR):
+    for path in yaml_files(context.root / AUTOMATIONS_DIR):
         file = context.relative(path)
-        raw = read_mapping(context, path)
+        raw = context.read_mapping(path)
         if raw is None:
             context.mark_broken("automation", None)
             continue
@@ -357,7 +184,7 @@ def _load_automations(
         references.extend((file, reference) for reference in found)
         if problems:
             context.mark_broken("automation", automation.name)
-        if problems or not _claim(context, files, f"automation:{automation.name}", file, "name"):
+        if problems or not context.claim(("automation", automation.name), file, file, "name"):
             continue
         automations.append(automation)
     return automations, references
@@ -371,7 +198,7 @@ def _check_references(
     deployments: list[DeploymentDeclaration],
     blocks: set[str],
 ) -> None:
-    known: dict[str, set[str]] = {
+    known: dict[ObjectKind, set[str]] = {
         "deployment": {deployment.reference for deployment in deployments},
         "work_pool": {pool.name for pool in pools},
         "work_queue": {f"{pool.name}/{queue.name}" for pool in pools for queue in pool.queues}
@@ -393,7 +220,7 @@ def _check_references(
             context.collector.add(
                 file,
                 reference.field,
-                f"no {reference.kind.replace('_', ' ')} named {reference.name!r} "
+                f"no {KIND_LABELS[reference.kind]} named {reference.name!r} "
                 f"{where[reference.kind]}; declared: {choices}",
             )
 

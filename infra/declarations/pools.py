@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field, NonNegativeInt, PositiveInt, field_validator
 
+from infra.contracts import WorkPoolInputs, WorkQueueInputs
 from infra.declarations.base import Name, UserModel
 from infra.declarations.templates import PoolType, default_base_job_template
 from infra.merging import deep_merge
@@ -33,18 +34,18 @@ class WorkQueueDeclaration(QueueDeclaration):
     """A work queue with its pool and its resolved priority, as applied."""
 
     pool: Name = Field(description="The pool the queue belongs to.")
-    priority: PositiveInt | None = Field(default=None, description="Resolved priority.")
+    priority: PositiveInt = Field(description="Resolved priority.")
 
-    def provider_inputs(self) -> dict[str, Any]:
-        """The WorkQueue provider inputs of the shared contract."""
-        return {
-            "pool": self.pool,
-            "name": self.name,
-            "description": self.description,
-            "priority": self.priority,
-            "concurrency_limit": self.concurrency_limit,
-            "paused": self.paused,
-        }
+    def provider_inputs(self) -> WorkQueueInputs:
+        """The WorkQueue provider's inputs (`infra/contracts.py`)."""
+        return WorkQueueInputs(
+            pool=self.pool,
+            name=self.name,
+            description=self.description,
+            priority=self.priority,
+            concurrency_limit=self.concurrency_limit,
+            paused=self.paused,
+        )
 
 
 class WorkPoolDeclaration(UserModel):
@@ -126,16 +127,16 @@ class WorkPoolDeclaration(UserModel):
             )
         return resolved
 
-    def provider_inputs(self) -> dict[str, Any]:
-        """The WorkPool provider inputs of the shared contract (template fully merged)."""
-        return {
-            "name": self.name,
-            "type": self.type,
-            "description": self.description,
-            "concurrency_limit": self.concurrency_limit,
-            "paused": self.paused,
-            "base_job_template": self.merged_base_job_template(),
-        }
+    def provider_inputs(self) -> WorkPoolInputs:
+        """The WorkPool provider's inputs (`infra/contracts.py`), template fully merged."""
+        return WorkPoolInputs(
+            name=self.name,
+            type=self.type,
+            description=self.description,
+            concurrency_limit=self.concurrency_limit,
+            paused=self.paused,
+            base_job_template=self.merged_base_job_template(),
+        )
 
 
 def _properties(template: dict[str, Any]) -> dict[str, Any]:

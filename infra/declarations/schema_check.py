@@ -9,6 +9,8 @@ required keys are not enforced (values may come later, from the run) and
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,8 +30,6 @@ def schema_errors(values: dict[str, Any], schema: dict[str, Any]) -> Iterator[tu
         values: job variables or flow parameters.
         schema: the pool's ``variables`` schema or the flow's parameter schema.
     """
-    import jsonschema  # type: ignore[import-untyped]
-
     properties = schema.get("properties", {})
     checked = {
         key: value
@@ -38,6 +38,14 @@ def schema_errors(values: dict[str, Any], schema: dict[str, Any]) -> Iterator[tu
             value is None and isinstance(properties.get(key), dict) and "default" in properties[key]
         )
     }
-    validator = jsonschema.Draft202012Validator(_without_required(schema))
+    validator = _validator(json.dumps(schema, sort_keys=True, default=str))
     for error in sorted(validator.iter_errors(checked), key=lambda e: list(map(str, e.path))):
         yield ".".join(str(part) for part in error.path), error.message
+
+
+@functools.lru_cache(maxsize=256)
+def _validator(schema: str) -> Any:
+    """One validator per distinct schema (a pool's or a flow's is shared by many deployments)."""
+    import jsonschema  # type: ignore[import-untyped]
+
+    return jsonschema.Draft202012Validator(_without_required(json.loads(schema)))

@@ -10,12 +10,16 @@ template renders into the worker's own job configuration class.
 Importing the worker packages takes seconds (prefect-kubernetes pulls in the
 whole Kubernetes client), so default templates and successful checks are cached
 on disk, keyed by the installed package versions and the template's sha256.
-Failures are never cached. Set ``PREFECT_PLATFORM_CACHE_DIR`` to move the cache,
+Failures are never cached. Within one process, the versions and each type's
+default template are read once (a repository has hundreds of deployments on a
+few pools). Set ``PREFECT_PLATFORM_CACHE_DIR`` to move the cache,
 or ``PREFECT_PLATFORM_NO_CACHE=1`` to bypass it.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 import json
 import os
@@ -45,6 +49,7 @@ def _worker_class(pool_type: str) -> Any:
     return getattr(module, attribute)
 
 
+@functools.cache
 def _versions(pool_type: str) -> str:
     distribution = WORKERS[pool_type][2]
     return f"prefect={metadata.version('prefect')},{distribution}={metadata.version(distribution)}"
@@ -85,8 +90,13 @@ def default_base_job_template(pool_type: str) -> dict[str, Any]:
         pool_type: ``process``, ``docker`` or ``kubernetes``.
 
     Returns:
-        The template as ``get_default_base_job_template()`` returns it.
+        The template as ``get_default_base_job_template()`` returns it (a copy the caller owns).
     """
+    return copy.deepcopy(_default_base_job_template(pool_type))
+
+
+@functools.cache
+def _default_base_job_template(pool_type: str) -> dict[str, Any]:
     key = hashlib.sha256(_versions(pool_type).encode()).hexdigest()[:16]
     path = _cache_path(f"default-template-{pool_type}-{key}.json")
     if path is not None and path.exists():

@@ -1,12 +1,13 @@
 """What every Prefect dynamic provider shares: validation, diff, connection, outs.
 
-A kind subclasses `PrefectProvider` and supplies:
+A kind subclasses ``PrefectProvider[XInputs]`` and supplies:
 
-- ``Inputs``: a pydantic model of the contract inputs (``extra="forbid"``), used
-  by `check` (no I/O) and to canonicalise inputs so that a declaration and the
-  server's state compare equal when they mean the same thing;
+- ``Inputs``: its model in `infra/contracts.py` (the typed contract with the
+  declarations), used by `check` (no I/O) and to canonicalise inputs so that a
+  declaration and the server's state compare equal when they mean the same thing;
 - ``replace_fields``: input fields whose change forces a replacement;
-- ``_create``/``_update``/``_delete``/``_read`` against a `PrefectApi`.
+- ``_create``/``_update``/``_delete``/``_read`` against a `PrefectApi`, which get
+  and return that model.
 
 Outs are the canonical inputs plus ``provider_version``, never the connection.
 `read` returns the server's state in the same shape, so a diff of the read outs
@@ -15,8 +16,10 @@ against the declaration shows drift.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Iterable
+from typing import Any, ClassVar, Generic, TypeVar, get_args
 
+import pulumi
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
@@ -26,7 +29,9 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
+
+from infra.contracts import InputsModel
 
 from .client import (
     Connection,
@@ -36,6 +41,7 @@ from .client import (
     connection_from_environment,
     prefect_api,
 )
+from .listing import LISTINGS
 
 #: Bump when a provider's behaviour changes, so existing resources show a diff.
 PROVIDER_VERSION = "1"
@@ -44,17 +50,19 @@ PROVIDER_VERSION = "1"
 COMMON_INPUTS = ("connection", "provider_version", "__provider")
 
 
-class InputsModel(BaseModel):
-    """Base of the per-kind input models: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid")
+InputsT = TypeVar("InputsT", bound=InputsModel)
 
 
-class PrefectProvider(ResourceProvider):
+def resource_props(inputs: InputsModel, connection: pulumi.Input[Any]) -> dict[str, Any]:
+    """The properties of a dynamic resource: the contract inputs, connection and version."""
+    return {**inputs.dump(), "connection": connection, "provider_version": PROVIDER_VERSION}
+
+
+class PrefectProvider(ResourceProvider, Generic[InputsT]):
     """A Pulumi dynamic provider for one kind of Prefect object."""
 
     kind: ClassVar[str]
-    Inputs: ClassVar[type[InputsModel]]
+    Inputs: type[InputsT]
     replace_fields: ClassVar[tuple[str, ...]] = ("name",)
 
     def __init__(self, connection: Any = None) -> None:
@@ -68,10 +76,23 @@ class PrefectProvider(ResourceProvider):
         """How errors name the resource, e.g. ``work pool 'etl'``."""
         return f"{self.kind} {props.get('name')!r}"
 
-    def canonical(self, props: dict[str, Any]) -> dict[str, Any]:
-        """The kind's fields of `props`, validated and with defaults filled (no I/O)."""
+    def parse(self, props: dict[str, Any]) -> InputsT:
+        """The kind's fields of `props`, validated into the contract model (no I/O)."""
         fields = {k: v for k, v in props.items() if k in self.Inputs.model_fields}
-        return self.Inputs.model_validate(fields).model_dump(mode="json")
+        return self.Inputs.model_validate(self._with_nulls(fields))
+
+    def _with_nulls(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Pulumi does not send null inputs: an absent nullable field was declared null."""
+        absent = {
+            name: None
+            for name, info in self.Inputs.model_fields.items()
+            if name not in fields and type(None) in get_args(info.annotation)
+        }
+        return {**fields, **absent}
+
+    def canonical(self, props: dict[str, Any]) -> dict[str, Any]:
+        """The kind's fields of `props`, validated and normalized, as JSON values (no I/O)."""
+        return self.parse(props).dump()
 
     def outs(self, canonical: dict[str, Any]) -> dict[str, Any]:
         """The state Pulumi stores for canonical inputs (override to hide secrets)."""
@@ -105,7 +126,7 @@ class PrefectProvider(ResourceProvider):
         failures: list[CheckFailure] = []
         fields = {k: v for k, v in news.items() if k not in COMMON_INPUTS}
         try:
-            self.Inputs.model_validate(fields)
+            self.Inputs.model_validate(self._with_nulls(fields))
         except ValidationError as exc:
             for error in exc.errors():
                 location = ".".join(str(part) for part in error["loc"]) or "(inputs)"
@@ -145,23 +166,43 @@ class PrefectProvider(ResourceProvider):
         """Fields that identify the object on the server (two alike cannot coexist)."""
         return ("name",)
 
+    def list_path(self, props: dict[str, Any]) -> str | None:
+        """The `POST .../filter` endpoint that lists this kind (None: read one by one)."""
+        return None
+
+    def listed(self, api: PrefectApi, id_: str, props: dict[str, Any]) -> Any:
+        """The object as the API lists it, from a listing its kind's reads share (listing.py);
+        None when it is gone."""
+        path = self.list_path(props)
+        if path is None:
+            raise NotImplementedError(f"{self.kind}: no list endpoint")
+        return LISTINGS.find(api, path, id_)
+
+    def _changed_kind(self, api: PrefectApi, props: dict[str, Any]) -> None:
+        listed = self.list_path(props)
+        if listed is not None:
+            LISTINGS.invalidate(api.api_url, listed)
+
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Create the object; refuse if one of that name already exists."""
-        inputs = self.canonical(props)
+        inputs = self.parse(props)
         with self.api(props) as api:
+            self._changed_kind(api, props)
             id_ = self._create(api, inputs)
-        return CreateResult(id_, self.outs(inputs))
+        return CreateResult(id_, self.outs(inputs.dump()))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Change the object in place, sending only what changed."""
-        inputs = self.canonical(news)
+        inputs = self.parse(news)
         with self.api(news) as api:
+            self._changed_kind(api, news)
             self._update(api, _id, self._comparable(olds), inputs)
-        return UpdateResult(self.outs(inputs))
+        return UpdateResult(self.outs(inputs.dump()))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Delete the object; one that is already gone counts as deleted."""
         with self.api(_props) as api:
+            self._changed_kind(api, _props)
             self._delete(api, _id, _props)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -170,25 +211,24 @@ class PrefectProvider(ResourceProvider):
             state = self._read(api, id_, props)
         if state is None:
             return ReadResult(None, {})
-        return ReadResult(id_, self.outs(self.canonical(state)))
+        return ReadResult(id_, self.outs(self.canonical(state.dump())))
 
     # -- per kind --------------------------------------------------------------------------
 
-    def _create(self, api: PrefectApi, inputs: dict[str, Any]) -> str:
+    def _create(self, api: PrefectApi, inputs: InputsT) -> str:
         raise NotImplementedError
 
-    def _update(
-        self, api: PrefectApi, id_: str, olds: dict[str, Any], inputs: dict[str, Any]
-    ) -> None:
+    def _update(self, api: PrefectApi, id_: str, olds: dict[str, Any], inputs: InputsT) -> None:
         raise NotImplementedError
 
     def _delete(self, api: PrefectApi, id_: str, props: dict[str, Any]) -> None:
         raise NotImplementedError
 
-    def _read(self, api: PrefectApi, id_: str, props: dict[str, Any]) -> dict[str, Any] | None:
+    def _read(self, api: PrefectApi, id_: str, props: dict[str, Any]) -> InputsT | None:
         raise NotImplementedError
 
 
-def changed(olds: dict[str, Any], inputs: dict[str, Any], fields: tuple[str, ...]) -> list[str]:
-    """Which of `fields` differ between stored outs and new canonical inputs."""
-    return [f for f in fields if olds.get(f) != inputs.get(f)]
+def changed(olds: dict[str, Any], inputs: InputsModel, fields: Iterable[str]) -> dict[str, Any]:
+    """The new values (as JSON) of those of `fields` that differ from the stored outs."""
+    new = inputs.dump()
+    return {f: new[f] for f in fields if olds.get(f) != new[f]}

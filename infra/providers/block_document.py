@@ -13,23 +13,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, TypedDict
+from collections.abc import Mapping
+from typing import Any
 
 import pulumi
 from prefect.blocks.core import Block
 from pulumi.dynamic import Resource
-from pydantic import Field
 
-from ._base import PROVIDER_VERSION, InputsModel, PrefectProvider
+from infra.contracts import BlockDocumentInputs
+
+from ._base import PROVIDER_VERSION, PrefectProvider
 from .client import Connection, PrefectApi, PrefectConflictError, PrefectProviderError
-
-
-class BlockDocumentInputs(InputsModel):
-    """A block document as the program passes it (data is a Pulumi secret)."""
-
-    name: str = Field(min_length=1, description="Document name (with the slug, identity).")
-    block_type_slug: str = Field(min_length=1, description="Block type, e.g. `s3-bucket`.")
-    data: dict[str, Any] = Field(description="Field values; may hold secrets and $refs.")
 
 
 def fingerprint(props: dict[str, Any]) -> str:
@@ -106,7 +100,7 @@ def _resolve_refs(api: PrefectApi, value: Any, where: str = "data") -> Any:
     return value
 
 
-class BlockDocumentProvider(PrefectProvider):
+class BlockDocumentProvider(PrefectProvider[BlockDocumentInputs]):
     """Creates, updates (PATCH), reads and deletes one block document."""
 
     kind = "block document"
@@ -130,29 +124,29 @@ class BlockDocumentProvider(PrefectProvider):
             "provider_version": PROVIDER_VERSION,
         }
 
-    def _create(self, api: PrefectApi, inputs: dict[str, Any]) -> str:
-        slug, name = inputs["block_type_slug"], inputs["name"]
+    def _create(self, api: PrefectApi, inputs: BlockDocumentInputs) -> str:
+        slug, name = inputs.block_type_slug, inputs.name
         block_type_id, schema_id = _type_and_schema(api, slug)
         path = f"/block_types/slug/{slug}/block_documents/name/{name}"
         if api.call("GET", path, missing_ok=True) is not None:
             raise PrefectConflictError(
-                f"{self.describe(inputs)} already exists on {api.api_url} and was not created "
-                "by this stack; delete it or import it into the stack first"
+                f"block document '{slug}/{name}' already exists on {api.api_url} and was not "
+                "created by this stack; delete it or import it into the stack first"
             )
         body = {
             "name": name,
-            "data": _resolve_refs(api, inputs["data"]),
+            "data": _resolve_refs(api, inputs.dump()["data"]),
             "block_type_id": block_type_id,
             "block_schema_id": schema_id,
         }
         return str(api.call("POST", "/block_documents/", json=body)["id"])
 
     def _update(
-        self, api: PrefectApi, id_: str, olds: dict[str, Any], inputs: dict[str, Any]
+        self, api: PrefectApi, id_: str, olds: dict[str, Any], inputs: BlockDocumentInputs
     ) -> None:
-        _, schema_id = _type_and_schema(api, inputs["block_type_slug"])
+        _, schema_id = _type_and_schema(api, inputs.block_type_slug)
         body = {
-            "data": _resolve_refs(api, inputs["data"]),
+            "data": _resolve_refs(api, inputs.dump()["data"]),
             "block_schema_id": schema_id,
             "merge_existing_data": False,
         }
@@ -161,7 +155,7 @@ class BlockDocumentProvider(PrefectProvider):
     def _delete(self, api: PrefectApi, id_: str, props: dict[str, Any]) -> None:
         api.call("DELETE", f"/block_documents/{id_}", missing_ok=True)
 
-    def _read(self, api: PrefectApi, id_: str, props: dict[str, Any]) -> dict[str, Any] | None:
+    def _read(self, api: PrefectApi, id_: str, props: dict[str, Any]) -> BlockDocumentInputs | None:
         found = api.call(
             "GET", f"/block_documents/{id_}", params={"include_secrets": True}, missing_ok=True
         )
@@ -176,28 +170,38 @@ class BlockDocumentProvider(PrefectProvider):
                     "block_type_slug": document["block_type"]["slug"],
                 }
             }
-        return {"name": found["name"], "block_type_slug": found["block_type"]["slug"], "data": data}
-
-
-class BlockDocumentArgs(TypedDict):
-    """Inputs of a `BlockDocument` (see docs/providers.md); pass data as a Pulumi secret."""
-
-    name: pulumi.Input[str]
-    block_type_slug: pulumi.Input[str]
-    data: pulumi.Input[dict[str, Any]]
-    connection: pulumi.Input[Connection]
+        return BlockDocumentInputs(
+            name=found["name"], block_type_slug=found["block_type"]["slug"], data=data
+        )
 
 
 class BlockDocument(Resource, module="prefect", name="BlockDocument"):
     """A Prefect block document managed by Pulumi."""
 
     def __init__(
-        self, name: str, args: BlockDocumentArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        *,
+        document_name: str,
+        block_type_slug: str,
+        data: pulumi.Input[Mapping[str, Any]],
+        connection: pulumi.Input[Connection],
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """Declare the document `block_type_slug/name` as the Pulumi resource `name`."""
-        props = {**args, "provider_version": PROVIDER_VERSION}
+        """Declare the document `block_type_slug/document_name` as the Pulumi resource `name`.
+
+        `data` may hold Pulumi secrets (and is stored as one): it cannot be a
+        `BlockDocumentInputs` until the engine resolves it, in the provider.
+        """
+        props = {
+            "name": document_name,
+            "block_type_slug": block_type_slug,
+            "data": pulumi.Output.secret(data),
+            "connection": connection,
+            "provider_version": PROVIDER_VERSION,
+        }
         # The fingerprint of secret data is kept encrypted too: a short secret's plain sha256
         # could be recovered from the state by brute force.
         secret_outs = pulumi.ResourceOptions(additional_secret_outputs=["data_sha256"])
         opts = pulumi.ResourceOptions.merge(opts, secret_outs)
-        super().__init__(BlockDocumentProvider(args["connection"]), name, props, opts)
+        super().__init__(BlockDocumentProvider(connection), name, props, opts)

@@ -7,87 +7,69 @@ deleted first because the new one has the same name).
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import Resource
-from pydantic import Field
 
-from ._base import PROVIDER_VERSION, InputsModel, PrefectProvider, changed
+from infra.contracts import WorkPoolInputs
+
+from ._base import PrefectProvider, changed, resource_props
 from .client import Connection, PrefectApi
-
-
-class WorkPoolInputs(InputsModel):
-    """A work pool as the declarations loader passes it."""
-
-    name: str = Field(min_length=1, description="Pool name (its identity).")
-    type: Literal["process", "docker", "kubernetes"] = Field(description="Worker type.")
-    description: str | None = Field(default=None, description="Shown in the UI.")
-    concurrency_limit: int | None = Field(default=None, ge=0, description="Max runs at once.")
-    paused: bool = Field(default=False, description="Whether the pool is paused.")
-    base_job_template: dict[str, Any] = Field(
-        default_factory=dict, description="The full (merged) base job template."
-    )
-
 
 _MUTABLE = ("description", "concurrency_limit", "paused", "base_job_template")
 _API_FIELD = {"paused": "is_paused"}
 
 
-class WorkPoolProvider(PrefectProvider):
+class WorkPoolProvider(PrefectProvider[WorkPoolInputs]):
     """Creates, updates (PATCH), reads and deletes one work pool by name."""
 
     kind = "work pool"
     Inputs = WorkPoolInputs
     replace_fields = ("name", "type")
 
-    def _create(self, api: PrefectApi, inputs: dict[str, Any]) -> str:
-        body = {"name": inputs["name"], "type": inputs["type"]}
-        body.update({_API_FIELD.get(f, f): inputs[f] for f in _MUTABLE})
+    def _create(self, api: PrefectApi, inputs: WorkPoolInputs) -> str:
+        body = {_API_FIELD.get(f, f): v for f, v in inputs.dump().items()}
         return api.create("/work_pools/", body)
 
     def _update(
-        self, api: PrefectApi, id_: str, olds: dict[str, Any], inputs: dict[str, Any]
+        self, api: PrefectApi, id_: str, olds: dict[str, Any], inputs: WorkPoolInputs
     ) -> None:
-        body = {_API_FIELD.get(f, f): inputs[f] for f in changed(olds, inputs, _MUTABLE)}
+        body = {_API_FIELD.get(f, f): v for f, v in changed(olds, inputs, _MUTABLE).items()}
         if body:
-            api.call("PATCH", f"/work_pools/{inputs['name']}", json=body)
+            api.call("PATCH", f"/work_pools/{inputs.name}", json=body)
 
     def _delete(self, api: PrefectApi, id_: str, props: dict[str, Any]) -> None:
         api.call("DELETE", f"/work_pools/{props['name']}", missing_ok=True)
 
-    def _read(self, api: PrefectApi, id_: str, props: dict[str, Any]) -> dict[str, Any] | None:
-        pool = api.call("GET", f"/work_pools/{props['name']}", missing_ok=True)
+    def list_path(self, props: dict[str, Any]) -> str:
+        """Pools are listed by `POST /work_pools/filter`."""
+        return "/work_pools/filter"
+
+    def _read(self, api: PrefectApi, id_: str, props: dict[str, Any]) -> WorkPoolInputs | None:
+        pool = self.listed(api, id_, props)
         if pool is None or str(pool["id"]) != id_:
             return None
-        return {
-            "name": pool["name"],
-            "type": pool["type"],
-            "description": pool["description"],
-            "concurrency_limit": pool["concurrency_limit"],
-            "paused": pool["is_paused"],
-            "base_job_template": pool["base_job_template"],
-        }
-
-
-class WorkPoolArgs(TypedDict):
-    """Inputs of a `WorkPool` (see docs/providers.md)."""
-
-    name: pulumi.Input[str]
-    type: pulumi.Input[str]
-    description: pulumi.Input[str | None]
-    concurrency_limit: pulumi.Input[int | None]
-    paused: pulumi.Input[bool]
-    base_job_template: pulumi.Input[dict[str, Any]]
-    connection: pulumi.Input[Connection]
+        return WorkPoolInputs(
+            name=pool["name"],
+            type=pool["type"],
+            description=pool["description"],
+            concurrency_limit=pool["concurrency_limit"],
+            paused=pool["is_paused"],
+            base_job_template=pool["base_job_template"],
+        )
 
 
 class WorkPool(Resource, module="prefect", name="WorkPool"):
     """A Prefect work pool managed by Pulumi."""
 
     def __init__(
-        self, name: str, args: WorkPoolArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        inputs: WorkPoolInputs,
+        connection: pulumi.Input[Connection],
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """Declare the pool `args['name']` as the Pulumi resource `name`."""
-        props = {**args, "provider_version": PROVIDER_VERSION}
-        super().__init__(WorkPoolProvider(args["connection"]), name, props, opts)
+        """Declare the pool `inputs.name` as the Pulumi resource `name`."""
+        props = resource_props(inputs, connection)
+        super().__init__(WorkPoolProvider(connection), name, props, opts)

@@ -8,27 +8,17 @@ Prefect's defaults (it cannot be deleted while the pool exists).
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import Resource
-from pydantic import Field
 
-from ._base import PROVIDER_VERSION, InputsModel, PrefectProvider, changed
+from infra.contracts import WorkQueueInputs
+
+from ._base import PrefectProvider, changed, resource_props
 from .client import Connection, PrefectApi, PrefectApiError
 
 DEFAULT_QUEUE = "default"
-
-
-class WorkQueueInputs(InputsModel):
-    """A work queue as the declarations loader passes it."""
-
-    pool: str = Field(min_length=1, description="Name of the queue's work pool.")
-    name: str = Field(min_length=1, description="Queue name, unique in its pool.")
-    description: str | None = Field(default=None, description="Shown in the UI.")
-    priority: int = Field(default=1, ge=1, description="1 is served first.")
-    concurrency_limit: int | None = Field(default=None, ge=0, description="Max runs at once.")
-    paused: bool = Field(default=False, description="Whether the queue is paused.")
 
 
 _MUTABLE = ("description", "priority", "concurrency_limit", "paused")
@@ -41,15 +31,15 @@ _RESET = {
 }
 
 
-def _body(inputs: dict[str, Any], fields: list[str] | tuple[str, ...]) -> dict[str, Any]:
+def _body(values: dict[str, Any]) -> dict[str, Any]:
     """Request fields; a null description is sent as "" (Prefect stores no nulls there)."""
-    body = {("is_paused" if f == "paused" else f): inputs[f] for f in fields}
+    body = {("is_paused" if f == "paused" else f): v for f, v in values.items()}
     if "description" in body and body["description"] is None:
         body["description"] = ""
     return body
 
 
-class WorkQueueProvider(PrefectProvider):
+class WorkQueueProvider(PrefectProvider[WorkQueueInputs]):
     """Creates, updates (PATCH), reads and deletes one queue of a pool."""
 
     kind = "work queue"
@@ -64,66 +54,66 @@ class WorkQueueProvider(PrefectProvider):
         """A queue is identified by its pool and name."""
         return ("pool", "name")
 
-    def _path(self, props: dict[str, Any]) -> str:
-        return f"/work_pools/{props['pool']}/queues/{props['name']}"
-
-    def _create(self, api: PrefectApi, inputs: dict[str, Any]) -> str:
-        if inputs["name"] == DEFAULT_QUEUE:
-            queue = api.call("GET", self._path(inputs))
-            api.call("PATCH", self._path(inputs), json=_body(inputs, _MUTABLE))
+    def _create(self, api: PrefectApi, inputs: WorkQueueInputs) -> str:
+        path = _path(inputs.pool, inputs.name)
+        mutable = {f: v for f, v in inputs.dump().items() if f in _MUTABLE}
+        if inputs.name == DEFAULT_QUEUE:
+            queue = api.call("GET", path)
+            api.call("PATCH", path, json=_body(mutable))
             return str(queue["id"])
-        body = {"name": inputs["name"], **_body(inputs, _MUTABLE)}
-        return api.create(f"/work_pools/{inputs['pool']}/queues", body)
+        body = {"name": inputs.name, **_body(mutable)}
+        return api.create(f"/work_pools/{inputs.pool}/queues", body)
 
     def _update(
-        self, api: PrefectApi, id_: str, olds: dict[str, Any], inputs: dict[str, Any]
+        self, api: PrefectApi, id_: str, olds: dict[str, Any], inputs: WorkQueueInputs
     ) -> None:
-        body = _body(inputs, changed(olds, inputs, _MUTABLE))
+        body = _body(changed(olds, inputs, _MUTABLE))
         if body:
-            api.call("PATCH", self._path(inputs), json=body)
+            api.call("PATCH", _path(inputs.pool, inputs.name), json=body)
 
     def _delete(self, api: PrefectApi, id_: str, props: dict[str, Any]) -> None:
+        path = _path(props["pool"], props["name"])
         if props["name"] == DEFAULT_QUEUE:
             try:
-                api.call("PATCH", self._path(props), json=_RESET)
+                api.call("PATCH", path, json=_RESET)
             except PrefectApiError as exc:
                 if exc.status_code != 404:  # the pool is gone, and its queue with it
                     raise
             return
-        api.call("DELETE", self._path(props), missing_ok=True)
+        api.call("DELETE", path, missing_ok=True)
 
-    def _read(self, api: PrefectApi, id_: str, props: dict[str, Any]) -> dict[str, Any] | None:
-        queue = api.call("GET", self._path(props), missing_ok=True)
+    def list_path(self, props: dict[str, Any]) -> str:
+        """A pool's queues are listed by `POST /work_pools/<pool>/queues/filter`."""
+        return f"/work_pools/{props['pool']}/queues/filter"
+
+    def _read(self, api: PrefectApi, id_: str, props: dict[str, Any]) -> WorkQueueInputs | None:
+        queue = self.listed(api, id_, props)
         if queue is None or str(queue["id"]) != id_:
             return None
-        return {
-            "pool": props["pool"],
-            "name": queue["name"],
-            "description": queue["description"] or None,
-            "priority": queue["priority"],
-            "concurrency_limit": queue["concurrency_limit"],
-            "paused": queue["is_paused"],
-        }
+        return WorkQueueInputs(
+            pool=props["pool"],
+            name=queue["name"],
+            description=queue["description"] or None,
+            priority=queue["priority"],
+            concurrency_limit=queue["concurrency_limit"],
+            paused=queue["is_paused"],
+        )
 
 
-class WorkQueueArgs(TypedDict):
-    """Inputs of a `WorkQueue` (see docs/providers.md)."""
-
-    pool: pulumi.Input[str]
-    name: pulumi.Input[str]
-    description: pulumi.Input[str | None]
-    priority: pulumi.Input[int]
-    concurrency_limit: pulumi.Input[int | None]
-    paused: pulumi.Input[bool]
-    connection: pulumi.Input[Connection]
+def _path(pool: str, name: str) -> str:
+    return f"/work_pools/{pool}/queues/{name}"
 
 
 class WorkQueue(Resource, module="prefect", name="WorkQueue"):
     """A queue of a Prefect work pool managed by Pulumi."""
 
     def __init__(
-        self, name: str, args: WorkQueueArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        inputs: WorkQueueInputs,
+        connection: pulumi.Input[Connection],
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """Declare the queue `args['pool']/args['name']` as the Pulumi resource `name`."""
-        props = {**args, "provider_version": PROVIDER_VERSION}
-        super().__init__(WorkQueueProvider(args["connection"]), name, props, opts)
+        """Declare the queue `inputs.pool/inputs.name` as the Pulumi resource `name`."""
+        props = resource_props(inputs, connection)
+        super().__init__(WorkQueueProvider(connection), name, props, opts)

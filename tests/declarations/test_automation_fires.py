@@ -18,6 +18,7 @@ from pathlib import Path
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+from prefect.client.schemas.objects import FlowRun
 from prefect.events import emit_event
 from prefect.events.schemas.automations import AutomationCore
 
@@ -57,7 +58,7 @@ def test_declared_custom_event_automation_runs_its_deployment(
         document["actions"] = [{**resolved, "deployment_id": str(deployment_id)}]
         automation_id = client.create_automation(AutomationCore.model_validate(document))
         try:
-            runs = []
+            runs: list[FlowRun] = []
             deadline = time.monotonic() + 90
             while not runs and time.monotonic() < deadline:
                 # The triggers service picks new automations up within seconds: emit until seen.

@@ -7,7 +7,8 @@ expected (follow-on errors about the broken object are not reported).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ class Case:
     file: str
     field: str
     message: str
-    overrides: dict[str, Any] = field(default_factory=dict)
+    overrides: dict[str, Any] = dataclass_field(default_factory=dict)
 
 
 CASES = [

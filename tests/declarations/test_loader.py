@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from prefect.events.schemas.automations import AutomationCore
 from prefect.workers.process import ProcessWorker
-from prefect_kubernetes.worker import KubernetesWorker
+from prefect_kubernetes.worker import KubernetesWorker  # type: ignore[import-untyped]
 
 from infra.declarations import DeclarationError, Declarations, load_declarations
 from infra.references import ACTION_REFERENCES
@@ -32,8 +32,10 @@ def test_every_kind_is_read_from_its_file(declarations: Declarations) -> None:
         "automations": 2,
         "deployments": 2,
     }
-    assert declarations.files["work pool:fx-kubernetes"] == "pools/fx-kubernetes.yaml"
-    assert declarations.files["deployment:fx-flow/fx-backfill"] == "prefect.yaml#deployments[1]"
+    assert declarations.files[("work_pool", "fx-kubernetes")] == "pools/fx-kubernetes.yaml"
+    assert (
+        declarations.files[("deployment", "fx-flow/fx-backfill")] == "prefect.yaml#deployments[1]"
+    )
 
 
 def test_limits_variables_and_queues_match_the_contract(declarations: Declarations) -> None:
@@ -272,3 +274,34 @@ def test_the_template_cache_changes_no_result(repo: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("PREFECT_PLATFORM_NO_CACHE", "1")
 
     assert load_declarations(repo).provider_inputs() == cached
+
+
+def test_an_entrypoint_edited_between_two_loads_is_read_again(tmp_path: Path) -> None:
+    flow_file = tmp_path / "flows" / "edited.py"
+    flow_file.parent.mkdir()
+    (tmp_path / "prefect.yaml").write_text(
+        "deployments:\n"
+        "  - name: one\n"
+        "    entrypoint: flows/edited.py:job\n"
+        "    work_pool: {name: pool}\n"
+        "    pull: [{prefect.deployments.steps.set_working_directory: {directory: /tmp}}]\n"
+    )
+    (tmp_path / "pools").mkdir()
+    (tmp_path / "pools" / "pool.yaml").write_text("name: pool\ntype: process\n")
+    source = (
+        'from prefect import flow\n\n\n@flow(name="{name}")\ndef job({params}) -> None:\n    pass\n'
+    )
+    flow_file.write_text(source.format(name="before", params="x: int = 1"))
+    first = load_declarations(tmp_path).deployments[0]
+
+    flow_file.write_text(source.format(name="after", params="y: str = 'a'"))
+    second = load_declarations(tmp_path).deployments[0]
+
+    assert (first.flow_name, list(first.parameter_openapi_schema["properties"])) == (
+        "before",
+        ["x"],
+    )
+    assert (second.flow_name, list(second.parameter_openapi_schema["properties"])) == (
+        "after",
+        ["y"],
+    )

@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
+from pydantic import BaseModel
 
 from infra.declarations import load_declarations
 from infra.declarations.schemas import generate_schemas
@@ -150,7 +151,7 @@ def test_the_documentation_names_every_field_of_every_kind() -> None:
     from infra.declarations.pools import QueueDeclaration, WorkPoolDeclaration
 
     text = (ROOT / "docs" / "declarations.md").read_text()
-    models = [
+    models: list[type[BaseModel]] = [
         WorkPoolDeclaration,
         QueueDeclaration,
         AutomationDeclaration,
@@ -176,12 +177,14 @@ def test_the_documentation_names_every_field_of_every_kind() -> None:
 
 
 def test_the_providers_accept_the_inputs_unchanged(repo: Path) -> None:
-    from infra.providers.automation import AutomationInputs
-    from infra.providers.concurrency_limit import GlobalConcurrencyLimitInputs
-    from infra.providers.deployment import DeploymentInputs
-    from infra.providers.variable import VariableInputs
-    from infra.providers.work_pool import WorkPoolInputs
-    from infra.providers.work_queue import WorkQueueInputs
+    from infra.contracts import (  # the models the providers validate their inputs with
+        AutomationInputs,
+        DeploymentInputs,
+        GlobalConcurrencyLimitInputs,
+        VariableInputs,
+        WorkPoolInputs,
+        WorkQueueInputs,
+    )
 
     models: dict[str, type[Any]] = {
         "work_pools": WorkPoolInputs,

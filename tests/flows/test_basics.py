@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, cast
+from uuid import UUID
 
 import httpx
 import pytest
 from prefect import tags
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentTaskRunId
-from prefect.client.schemas.objects import TaskRun
+from prefect.client.schemas.objects import State, TaskRun
+from prefect.deployments.runner import RunnerDeployment
 
 from flows.basics.async_flows import async_crawl
 from flows.basics.core import etl
@@ -71,7 +74,7 @@ def test_map_makes_one_task_run_per_element_and_submit_orders_work(api: Api) -> 
 
 
 def test_parameters_are_coerced_and_overridden_at_run_time(api: Api) -> None:
-    state = parameterized_report(region="apac", days="30", return_state=True)  # type: ignore[arg-type]
+    state = parameterized_report(region="apac", days="30", return_state=True)
 
     run = api.flow_run(_flow_run_id(state))
     assert run.parameters["region"] == "apac"
@@ -85,15 +88,21 @@ def test_parameters_are_coerced_and_overridden_at_run_time(api: Api) -> None:
 
 
 def test_deployment_parameter_defaults_are_overridden_per_run(api: Api) -> None:
-    deployment = parameterized_report.to_deployment(
-        name=unique("params"), parameters={"region": "amer", "days": 14}
+    # Prefect's sync_compatible methods return the value itself when called from sync code.
+    deployment = cast(
+        RunnerDeployment,
+        parameterized_report.to_deployment(
+            name=unique("params"), parameters={"region": "amer", "days": 14}
+        ),
     )
-    deployment_id = deployment.apply()
+    deployment_id = cast(UUID, deployment.apply())
     run = api.client.create_flow_run_from_deployment(deployment_id, parameters={"days": 3})
 
     assert api.client.read_deployment(deployment_id).parameters == {"region": "amer", "days": 14}
     assert run.parameters == {"region": "amer", "days": 3}
-    schema = api.client.read_deployment(deployment_id).parameter_openapi_schema
+    schema = cast(
+        "dict[str, Any]", api.client.read_deployment(deployment_id).parameter_openapi_schema
+    )
     assert schema["properties"]["days"]["type"] == "integer"
     assert schema["properties"]["start"]["format"] == "date"
 
@@ -103,11 +112,11 @@ def test_pydantic_models_validate_parameters_before_the_body_runs(api: Api) -> N
         orders=[
             Order(sku="abc-1", quantity=2, unit_price=9.5),
             {"sku": "xyz", "quantity": 1, "unit_price": 1},
-        ],  # type: ignore[list-item]
+        ],
         return_state=True,
     )
     bad = invoice_orders(
-        orders=[{"sku": "abc-1", "quantity": 0, "unit_price": 1}],  # type: ignore[list-item]
+        orders=[{"sku": "abc-1", "quantity": 0, "unit_price": 1}],
         return_state=True,
     )
 
@@ -120,9 +129,9 @@ def test_pydantic_models_validate_parameters_before_the_body_runs(api: Api) -> N
 
 
 def test_enforced_schema_makes_the_server_refuse_bad_parameters(api: Api) -> None:
-    deployment = invoice_orders.to_deployment(name=unique("models"))
+    deployment = cast(RunnerDeployment, invoice_orders.to_deployment(name=unique("models")))
     deployment.enforce_parameter_schema = True
-    deployment_id = deployment.apply()
+    deployment_id = cast(UUID, deployment.apply())
 
     with pytest.raises(httpx.HTTPStatusError, match="409") as refused:
         bad_order = {"sku": "abc", "quantity": "many", "unit_price": 1}
@@ -164,7 +173,13 @@ def _overlapping(runs: list[TaskRun]) -> bool:
 
 
 def test_async_tasks_run_concurrently_with_gather(api: Api) -> None:
-    state = asyncio.run(async_crawl(pages=3, delay=1.0, return_state=True))
+    # With return_state=True an async flow's call is typed Awaitable; it is a coroutine.
+    state = asyncio.run(
+        cast(
+            "Coroutine[Any, Any, State[list[int]]]",
+            async_crawl(pages=3, delay=1.0, return_state=True),
+        )
+    )
 
     run = api.flow_run(_flow_run_id(state))
     pages = api.task_runs(run.id)

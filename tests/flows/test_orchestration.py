@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterStateType,
 )
 from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.responses import DeploymentResponse
 from prefect.deployments import run_deployment
 from prefect.flow_runs import resume_flow_run
 
@@ -81,7 +82,8 @@ def test_flow_deploy_to_a_work_pool_is_run_by_the_worker(api: Api, git_pool: Git
     # flows.orchestration.deployment.deploy_from_git (flow.from_source(...).deploy(...)).
     name, deployment_id = git_pool.deployment_name, git_pool.deployment_id
 
-    run = run_deployment(deployment_id, timeout=120)
+    # run_deployment is sync_compatible: called from sync code it returns the FlowRun itself.
+    run = cast(FlowRun, run_deployment(deployment_id, timeout=120))
 
     assert _completed(run), run.state
     stored = api.flow_run(run.id)
@@ -95,14 +97,16 @@ def test_flow_deploy_to_a_work_pool_is_run_by_the_worker(api: Api, git_pool: Git
 
 def test_runtime_tells_a_flow_how_it_was_started(api: Api, git_pool: GitPool) -> None:
     name, deployment_id = git_pool.deployment_name, git_pool.deployment_id
-    run = run_deployment(deployment_id, parameters={"label": "from-test"}, timeout=120)
+    run = cast(
+        FlowRun, run_deployment(deployment_id, parameters={"label": "from-test"}, timeout=120)
+    )
     adhoc = runtime_report(label="adhoc", return_state=True)
 
     assert _completed(run), run.state
     api.wait_for_log(
         run.id, f"runtime: run={run.name} deployment={name} started_by=deployment label=from-test"
     )
-    adhoc_id = adhoc.state_details.flow_run_id
+    adhoc_id = cast(UUID, adhoc.state_details.flow_run_id)  # set on every run's state
     adhoc_name = api.flow_run(adhoc_id).name
     api.wait_for_log(
         adhoc_id, f"runtime: run={adhoc_name} deployment=None started_by=ad-hoc label=adhoc"
@@ -156,7 +160,7 @@ def test_prefect_yaml_deployment_is_applied_and_run_from_git(
     deployment = api.client.read_deployment_by_name(f"smoke/{name}")
     assert deployment.tags == ["prefect-yaml"]
     assert git_pool.remote.url in str(deployment.pull_steps)
-    run = run_deployment(deployment.id, timeout=120)
+    run = cast(FlowRun, run_deployment(deployment.id, timeout=120))
     assert _completed(run), run.state
     api.wait_for_log(run.id, "smoke says: hello yaml")
 
@@ -197,7 +201,7 @@ def test_serve_runs_its_scheduled_runs(
     )
 
 
-def _deployment_or_none(api: Api, name: str) -> Any:
+def _deployment_or_none(api: Api, name: str) -> DeploymentResponse | None:
     try:
         return api.client.read_deployment_by_name(name)
     except Exception:
@@ -226,12 +230,12 @@ def test_cron_interval_and_rrule_schedules_create_runs_at_their_times(api: Api) 
     }
     slug_by_id = {str(s.id): s.slug for s in deployment.schedules}
 
-    def runs_by_schedule() -> dict[str, list[datetime]] | None:
+    def runs_by_schedule() -> dict[str | None, list[datetime]] | None:
         runs = api.client.read_flow_runs(
             deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
             limit=200,
         )
-        found: dict[str, list[datetime]] = {}
+        found: dict[str | None, list[datetime]] = {}
         for run in runs:
             schedule_id = (run.idempotency_key or "").split(" ")[2:3]
             if schedule_id and run.expected_start_time:

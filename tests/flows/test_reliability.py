@@ -4,8 +4,9 @@ allow_failure, transactions and concurrency limits."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 
@@ -138,9 +139,10 @@ def test_failure_hooks_escalate_and_completion_hooks_log(api: Api) -> None:
     assert failed_run.state is not None and failed_run.state.is_failed()
     escalation = api.client.read_variable_by_name(variable)
     assert escalation is not None
-    assert escalation.value["flow_run"] == failed_run.name  # type: ignore[index]
-    assert escalation.value["state"] == "Failed"  # type: ignore[index]
-    assert "negative amount" in escalation.value["message"]  # type: ignore[index]
+    escalated = cast("dict[str, Any]", escalation.value)  # the hook stores a JSON object
+    assert escalated["flow_run"] == failed_run.name
+    assert escalated["state"] == "Failed"
+    assert "negative amount" in escalated["message"]
     messages = api.wait_for_log(failed_run.id, "escalated failure")
     assert any(re.match(r"task hook: charge-\w+ failed", m) for m in messages), messages
     assert not any("completion hook" in m for m in messages)
@@ -192,7 +194,7 @@ def test_concurrency_limit_serialises_the_critical_sections(api: Api) -> None:
     assert len(windows) == 3
     assert all(windows[i][1] <= windows[i + 1][0] for i in range(2)), windows
     task_runs = api.task_runs(_flow_run_id(state))
-    starts = sorted(t.start_time for t in task_runs)  # type: ignore[type-var]
+    starts = sorted(cast(datetime, t.start_time) for t in task_runs)  # every one has started
     # The tasks started together (serialised tasks would start >= 1 s apart); only the
     # limited sections inside them queued.
     assert (starts[-1] - starts[0]).total_seconds() < 0.9

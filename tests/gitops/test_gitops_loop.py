@@ -196,7 +196,8 @@ def test_prefect_deploy_by_hand_works_on_the_same_file(platform: Platform, tmp_p
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     declared = {
-        d.entry.name: d.provider_inputs() for d in load_declarations(platform.tree).deployments
+        d.entry.name: d.provider_inputs().dump()
+        for d in load_declarations(platform.tree).deployments
     }
     for name, inputs in declared.items():
         deployment = platform.deployment(f"smoke/{name}")

@@ -11,16 +11,18 @@ resource (Kubernetes, Docker, random) gets the recording mocks' canned outputs.
 from __future__ import annotations
 
 import base64
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import dill
+import dill  # type: ignore[import-untyped]
 import httpx
 import pulumi
 from pulumi.runtime._serialization import _deserialize
 
 from infra.providers.client import REQUEST_HOOKS
+from infra.providers.listing import LISTINGS
 from tests.harness.mockstack import RecordingMocks, run_stack, unwrap_secrets
 
 DYNAMIC_PREFIX = "pulumi-python:dynamic"
@@ -56,6 +58,18 @@ class Operations:
         return len(self.created) + len(self.updated) + len(self.replaced) + len(self.deleted)
 
 
+@dataclass
+class Refreshed:
+    """What one `pulumi refresh` found, by resource name."""
+
+    drifted: dict[str, list[str]] = field(default_factory=dict)
+    """Resource name -> the fields whose server value differs from the state."""
+    gone: list[str] = field(default_factory=list)
+    """Resources no longer on the server (dropped from the state)."""
+    requests: list[str] = field(default_factory=list)
+    """Every request the reads sent (method and path)."""
+
+
 class ForwardingMocks(RecordingMocks):
     """Mocks that keep a stack state and forward dynamic resources to their providers."""
 
@@ -65,10 +79,49 @@ class ForwardingMocks(RecordingMocks):
         self._seen: set[str] = set()
 
     def begin(self) -> Operations:
-        """Start a new `pulumi up` over the same state."""
+        """Start a new `pulumi up` over the same state (a new provider process: no listings)."""
+        LISTINGS.clear()
         self.ops = Operations()
         self._seen = set()
         return self.ops
+
+    def refresh(self, parallel: int = 10) -> Refreshed:
+        """`pulumi refresh`: read every resource, `parallel` at a time as the engine does.
+
+        The state takes what the server reports; `Refreshed` says what drifted or is gone.
+        """
+        LISTINGS.clear()
+        requests: list[str] = []
+
+        def count(request: httpx.Request) -> None:
+            requests.append(f"{request.method} {request.url.path}")
+
+        def read(key: str) -> tuple[str, Any]:
+            managed = self.state[key]
+            return key, managed.provider.read(managed.id, managed.outs)
+
+        refreshed = Refreshed()
+        REQUEST_HOOKS.append(count)
+        try:
+            with ThreadPoolExecutor(parallel) as pool:
+                results = list(pool.map(read, list(self.state)))
+        finally:
+            REQUEST_HOOKS.remove(count)
+        for key, result in results:
+            managed = self.state[key]
+            if result.id is None:
+                refreshed.gone.append(key)
+                del self.state[key]
+                continue
+            outs = dict(result.outs or {})
+            fields = sorted(
+                k for k in outs if k != "provider_version" and outs[k] != managed.outs.get(k)
+            )
+            if fields:
+                refreshed.drifted[key] = fields
+            managed.outs = outs
+        refreshed.requests = requests
+        return refreshed
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         """Create, update, replace or keep one resource, as the engine would."""

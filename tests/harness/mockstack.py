@@ -20,7 +20,7 @@ from typing import Any
 
 import pulumi
 import yaml
-from google.protobuf import json_format
+from google.protobuf import json_format  # type: ignore[import-untyped]
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.config import set_all_config
@@ -127,12 +127,12 @@ class _Monitor(pulumi_mocks.MockMonitor):
                     additional_secret_outputs=list(request.additionalSecretOutputs),
                 )
             )
-        return super().RegisterResource(request)
+        return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
         if request.urn.split("::")[2] == "pulumi:pulumi:Stack":
             self.run.stack_outputs_raw = json_format.MessageToDict(request.outputs)
-        return super().RegisterResourceOutputs(request)
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
 
 async def _deserialize(rpc: Any, struct: Any) -> dict[str, Any]:
@@ -167,6 +167,7 @@ def run_stack(
     (e.g. the whole `program.main`), `mocks` stands in for the engine's resource operations.
     """
     from infra import program
+    from infra.config_loader import load_config
 
     _ensure_event_loop()
     run = run if run is not None else StackRun(stack=stack)
@@ -190,7 +191,7 @@ def run_stack(
             run.platform = program_main()
             return
         # The platform part of `program.main` (the Prefect objects are tests/program's).
-        run.platform = program.build_platform(program.load_config(), stack, pools)
+        run.platform = program.build_platform(load_config(), stack, pools)
         program.export_outputs(run.platform)
 
     try:

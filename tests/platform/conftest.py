@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from infra.program import PoolSpec
+from infra.platform_types import PoolSpec
 from tests.harness.mockstack import REPO, SECRET_PREFIX, StackRun, run_stack, stack_config
 
 STACKS = ("local", "pr", "prod", "docker")
@@ -33,7 +33,7 @@ def kubernetes_pool_template() -> dict[str, Any]:
     Kubernetes schema rejects them (they belong to the Job spec); this moves them. Jobs run in
     the stack's namespace as the `prefect-flow-runs` service account.
     """
-    from prefect_kubernetes.worker import KubernetesWorker
+    from prefect_kubernetes.worker import KubernetesWorker  # type: ignore[import-untyped]
 
     template: dict[str, Any] = copy.deepcopy(KubernetesWorker.get_default_base_job_template())
     job_spec = template["job_configuration"]["job_manifest"]["spec"]

@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from infra.config import ConfigError, load_config, parse_config
-from infra.program import PoolSpec
-from tests.platform.conftest import STACK_SECRETS, STACKS, example_pools
+from infra.config import ConfigError
+from infra.config_loader import load_config, parse_config
+from infra.platform_types import PoolSpec
 from tests.harness.mockstack import StackRun, run_stack, stack_config
+from tests.platform.conftest import STACK_SECRETS, STACKS, example_pools
 
 BAD_CONFIGS: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
     ("unknown target", {"target": "nomad"}, {}, "prefect-platform:target:"),

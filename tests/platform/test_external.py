@@ -13,8 +13,8 @@ import boto3
 import httpx
 
 from tests.harness.live_server import LiveServer
-from tests.harness.s3 import S3Server
 from tests.harness.mockstack import run_stack
+from tests.harness.s3 import S3Server
 
 
 def test_external_target_declares_nothing_and_reaches_the_live_server(

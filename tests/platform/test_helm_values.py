@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
 
@@ -30,7 +30,8 @@ def validator(reference: Path, chart: str) -> jsonschema.Draft7Validator:
 def as_helm_sees_it(reference: Path, chart: str, values: dict[str, Any]) -> dict[str, Any]:
     """The chart's default values with ours merged on top (what Helm validates)."""
     defaults = yaml.safe_load((reference / chart / "values.yaml").read_text())
-    return deep_merge(defaults, values)
+    merged: dict[str, Any] = deep_merge(defaults, values)
+    return merged
 
 
 def problems(check: jsonschema.Draft7Validator, document: dict[str, Any]) -> list[str]:

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.platform.conftest import example_pools
 from tests.harness.mockstack import REPO, StackRun
+from tests.platform.conftest import example_pools
 
 KUBERNETES_VERSION = "1.33.0"
 """Matches `KIND_NODE_IMAGE` in scripts/lib.sh (kindest/node:v1.33.1)."""
@@ -56,7 +56,9 @@ def render_job(template: dict[str, Any], image: str) -> dict[str, Any]:
     """The Job manifest a Kubernetes worker would submit for a flow run with this template."""
     from prefect.client.schemas.objects import FlowRun
     from prefect.utilities.templating import apply_values
-    from prefect_kubernetes.worker import KubernetesWorkerJobConfiguration
+    from prefect_kubernetes.worker import (  # type: ignore[import-untyped]
+        KubernetesWorkerJobConfiguration,
+    )
 
     properties = template["variables"]["properties"]
     values = {name: spec["default"] for name, spec in properties.items() if "default" in spec}

@@ -7,8 +7,7 @@ import json
 import pytest
 import yaml
 
-from infra.config import parse_config
-from tests.platform.conftest import STACKS, example_pools
+from infra.config_loader import parse_config
 from tests.harness.mockstack import (
     REPO,
     StackRun,
@@ -16,6 +15,7 @@ from tests.harness.mockstack import (
     stack_config,
     strings_outside_secrets,
 )
+from tests.platform.conftest import STACKS, example_pools
 
 CONTAINER = "docker:index/container:Container"
 

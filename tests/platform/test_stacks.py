@@ -13,8 +13,8 @@ from infra.components.versions import (
     PREFECT_WORKER_CHART_VERSION,
     SEAWEEDFS_TAG,
 )
-from tests.platform.conftest import kubernetes_pool_template
 from tests.harness.mockstack import SECRET_PREFIX, Registration, StackRun
+from tests.platform.conftest import kubernetes_pool_template
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 CONTAINER = "docker:index/container:Container"
@@ -259,7 +259,7 @@ def test_flow_run_pods_get_the_service_account_their_pool_names(
 
 def test_a_pool_running_jobs_in_another_namespace_fails_before_any_resource() -> None:
     from infra.config import ConfigError
-    from infra.program import PoolSpec
+    from infra.platform_types import PoolSpec
     from tests.harness.mockstack import run_stack, stack_config
 
     template = kubernetes_pool_template()
@@ -278,7 +278,7 @@ def test_a_pool_running_jobs_in_another_namespace_fails_before_any_resource() ->
 
 def test_local_stack_with_the_repository_pools() -> None:
     """The local stack built from the real `pools/*.yaml` (the declarations loader's merge)."""
-    from infra.program import PoolSpec
+    from infra.platform_types import PoolSpec
     from tests.harness.mockstack import REPO, run_stack, stack_config
 
     files = sorted((REPO / "pools").glob("*.yaml"))
@@ -301,8 +301,8 @@ def test_local_stack_with_the_repository_pools() -> None:
 
 def test_auth_rotation_regenerates_the_password_and_rolls_the_pods() -> None:
     """`authRotation` is the password's keeper and a pod annotation of server and workers."""
-    from tests.platform.conftest import example_pools
     from tests.harness.mockstack import run_stack, stack_config
+    from tests.platform.conftest import example_pools
 
     run = run_stack(
         "local", {**stack_config("local"), "authRotation": "2026-11"}, None, example_pools()

@@ -18,11 +18,11 @@ from prefect.client.orchestration import SyncPrefectClient, get_client
 
 from infra.config import ConfigError
 from infra.declarations import Declarations, load_declarations
+from tests.harness.engine import ForwardingMocks, Operations, apply_program, destroy
 from tests.harness.git_remote import GitRemote
 from tests.harness.live_server import LiveServer
-from tests.harness.s3 import S3Server
 from tests.harness.mockstack import copy_repo_files
-from tests.harness.engine import ForwardingMocks, Operations, apply_program, destroy
+from tests.harness.s3 import S3Server
 
 DECLARATION_PATHS = [
     "pools",
@@ -105,6 +105,28 @@ def test_unchanged_up_writes_nothing(
     assert _updated_timestamps(prefect_server) == before
 
 
+def test_refresh_reads_every_object_in_a_few_list_requests_and_sees_drift(
+    stack: dict[str, Any], repo_copy: Path, prefect_server: LiveServer
+) -> None:
+    up(stack, repo_copy)
+    mocks: ForwardingMocks = stack["mocks"]
+    objects = len(mocks.state)
+    with httpx.Client(base_url=prefect_server.api_url, auth=prefect_server.auth) as api:
+        api.patch("/work_pools/process-pool", json={"description": "edited in the UI"})
+
+    refreshed = mocks.refresh()
+    again = mocks.refresh()
+
+    assert refreshed.drifted == {"pool-process-pool": ["description"]}
+    assert refreshed.gone == []
+    one_by_one = [r for r in refreshed.requests if r.startswith("GET ")]
+    assert all("/block_documents/" in request for request in one_by_one), one_by_one
+    assert len(refreshed.requests) < objects, refreshed.requests
+    assert again.drifted == {}
+    up(stack, repo_copy)  # puts the description back
+    assert mocks.refresh().drifted == {}
+
+
 def test_removed_file_deletes_its_object(stack: dict[str, Any], repo_copy: Path) -> None:
     files = sorted((repo_copy / "automations").glob("*.yaml"))
     texts = {path: path.read_text() for path in files}
@@ -141,7 +163,7 @@ def _assert_on_server(client: SyncPrefectClient, declared: Declarations) -> None
         assert found.base_job_template == pool.merged_base_job_template()
     for queue in declared.work_queues:
         found_queue = client.read_work_queue_by_name(queue.name, work_pool_name=queue.pool)
-        assert found_queue.priority == queue.provider_inputs()["priority"]
+        assert found_queue.priority == queue.provider_inputs().priority
         assert found_queue.concurrency_limit == queue.concurrency_limit
     for limit in declared.concurrency_limits:
         found_limit = client.read_global_concurrency_limit_by_name(limit.name)
@@ -159,11 +181,11 @@ def _assert_on_server(client: SyncPrefectClient, declared: Declarations) -> None
         )
     automations = {a.name: a for a in client.read_automations()}
     for automation in declared.automations:
-        inputs = automation.provider_inputs()
-        assert automations[automation.name].enabled == inputs["enabled"]
-        assert automations[automation.name].trigger.type == inputs["trigger"]["type"]
+        automation_inputs = automation.provider_inputs()
+        assert automations[automation.name].enabled == automation_inputs.enabled
+        assert automations[automation.name].trigger.type == automation_inputs.trigger["type"]
     for deployment in declared.deployments:
-        inputs = deployment.provider_inputs()
+        inputs = deployment.provider_inputs().dump()
         found_deployment = client.read_deployment_by_name(f"{inputs['flow_name']}/{inputs['name']}")
         assert found_deployment.work_pool_name == inputs["work_pool_name"]
         assert found_deployment.parameters == inputs["parameters"]

@@ -45,7 +45,7 @@ class Case:
     """
 
     kind: str
-    provider: type[PrefectProvider]
+    provider: type[PrefectProvider[Any]]
     declare: Callable[[str, str], Declaration]
     fetch: Callable[[httpx.Client, Declaration, str], dict[str, Any] | None]
     in_place: tuple[str, Any, Callable[[dict[str, Any]], Any]]

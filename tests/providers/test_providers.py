@@ -32,7 +32,7 @@ class Applied:
 
     def __init__(self, case: Case, connection: Connection, unique: str, pool: str) -> None:
         self.case = case
-        self.provider: PrefectProvider = case.provider(connection)
+        self.provider: PrefectProvider[Any] = case.provider(connection)
         self.declaration = case.declare(unique, pool)
         self.inputs = {**self.declaration, "connection": connection}
         result = self.provider.create(self.inputs)

@@ -9,6 +9,7 @@ import httpx
 import pulumi
 import pytest
 
+from infra.contracts import WorkPoolInputs
 from infra.providers import (
     AutomationProvider,
     BlockDocumentProvider,
@@ -195,13 +196,14 @@ def test_deployment_schedule_change_is_in_place_and_unchanged_schedules_are_not_
 def test_check_reports_bad_inputs_without_any_io() -> None:
     nowhere = Connection(api_url=f"http://127.0.0.1:{free_port()}/api", auth_string=None)
     provider = GlobalConcurrencyLimitProvider(nowhere)
-    news = {"name": "x", "limit": -1, "colour": "red", "connection": nowhere}
+    complete = {"active": True, "slot_decay_per_second": 0.0}
+    news = {"name": "x", "limit": -1, "colour": "red", "connection": nowhere, **complete}
 
     failures = provider.check({}, news).failures
 
     assert {f.property for f in failures} == {"limit", "colour"}
     assert all("global concurrency limit 'x'" in f.reason for f in failures)
-    bad_connection = {"name": "x", "limit": 1, "connection": {"api_url": "ftp://x"}}
+    bad_connection = {"name": "x", "limit": 1, "connection": {"api_url": "ftp://x"}, **complete}
     assert [f.property for f in provider.check({}, bad_connection).failures] == ["connection"]
 
 
@@ -234,18 +236,15 @@ def test_resource_class_has_a_prefect_type_and_carries_a_provider_version(
 ) -> Any:
     connection = pulumi.Output.secret(Connection(api_url="http://prefect/api", auth_string="a:b"))
 
-    pool = WorkPool(
-        "etl",
-        {
-            "name": "etl",
-            "type": "process",
-            "description": None,
-            "concurrency_limit": None,
-            "paused": False,
-            "base_job_template": {},
-            "connection": connection,
-        },
+    inputs = WorkPoolInputs(
+        name="etl",
+        type="process",
+        description=None,
+        concurrency_limit=None,
+        paused=False,
+        base_job_template={},
     )
+    pool = WorkPool("etl", inputs, connection)
 
     def check(_: Any) -> None:
         (registered,) = pulumi_mocks.resources

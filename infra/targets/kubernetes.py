@@ -1,0 +1,125 @@
+"""The `kubernetes` target: server, object store and a worker per pool, by Helm, in a namespace."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.components.object_store import ObjectStore, ObjectStoreArgs
+from infra.components.prefect_server import PrefectServer, PrefectServerArgs
+from infra.components.values import load_values
+from infra.components.worker import Worker, WorkerArgs, release_name
+from infra.config import NAMESPACE, PlatformConfig
+from infra.platform_types import Platform, PoolSpec, S3Access
+from infra.targets.args import component_args
+
+
+def build(config: PlatformConfig, overlay: str, declared: Mapping[str, PoolSpec]) -> Platform:
+    """Declare the platform on a Kubernetes cluster.
+
+    Args:
+        config: The validated stack configuration.
+        overlay: The `helm-values/<chart>/<overlay>.yaml` files to layer over the base values.
+        declared: The pools of `pools/` by name; each worker gets its pool's base job template.
+    """
+    server_config = config.server
+    namespace = k8s.core.v1.Namespace(
+        "namespace",
+        metadata={
+            "name": config.namespace,
+            "labels": {
+                "app.kubernetes.io/part-of": "prefect-platform",
+                "pod-security.kubernetes.io/enforce": "baseline",
+            },
+        },
+    )
+    in_namespace = pulumi.ResourceOptions(depends_on=[namespace])
+    database_url = (
+        pulumi.Config(NAMESPACE).require_secret("databaseUrl")
+        if server_config.database == "external"
+        else None
+    )
+    server = PrefectServer(
+        "prefect",
+        component_args(
+            PrefectServerArgs,
+            server_config,
+            config,
+            image_tag=config.prefect_image_tag,
+            values=load_values("prefect-server", overlay),
+            database_url=database_url,
+        ),
+        opts=in_namespace,
+    )
+    store_config = config.object_store
+    store = ObjectStore(
+        "object-store",
+        component_args(
+            ObjectStoreArgs,
+            store_config,
+            config,
+            buckets=tuple(store_config.buckets),
+            protect=config.protect_data,
+        ),
+        opts=in_namespace,
+    )
+    for account in flow_run_service_accounts(config, declared):
+        # Flow-run pods run as the account their pool names; it gets no RBAC (no API access).
+        k8s.core.v1.ServiceAccount(
+            f"flow-runs-{account}",
+            metadata={"name": account, "namespace": config.namespace},
+            automount_service_account_token=False,
+            opts=in_namespace,
+        )
+    worker_values = load_values("prefect-worker", overlay)
+    for worker in config.workers:
+        spec = declared.get(worker.pool)
+        Worker(
+            f"worker-{worker.pool}",
+            component_args(
+                WorkerArgs,
+                worker,
+                config,
+                pool_name=worker.pool,
+                pool_type=worker.type,
+                api_url=server.internal_api_url,
+                auth_secret_name=server.auth_secret_name,
+                image_tag=config.prefect_image_tag,
+                base_job_template=spec.base_job_template if spec else None,
+                values=worker_values,
+            ),
+            opts=in_namespace,
+        )
+    if server_config.node_port or server_config.ingress_host:
+        open_ui = f"python3 -m webbrowser {server_config.public_url}"
+    else:
+        open_ui = (
+            f"kubectl -n {config.namespace} port-forward svc/prefect-server 4200:4200 & "
+            "python3 -m webbrowser http://127.0.0.1:4200"
+        )
+    return Platform(
+        api_url=server.api_url,
+        ui_url=server.ui_url,
+        auth_string=server.auth_string,
+        s3=S3Access(store.endpoint_url, store.access_key, store.secret_key, store_config.buckets),
+        worker_pools=[worker.pool for worker in config.workers],
+        open_ui_command=open_ui,
+        ready=[server, store],
+    )
+
+
+def flow_run_service_accounts(
+    config: PlatformConfig, declared: Mapping[str, PoolSpec]
+) -> list[str]:
+    """Service accounts the stack's Kubernetes pools run their jobs as (declared in pools/)."""
+    names = set()
+    worker_accounts = {release_name(worker.pool) for worker in config.workers}
+    for worker in config.workers:
+        spec = declared.get(worker.pool)
+        account = spec.job_default("service_account_name") if spec else None
+        if worker.type == "kubernetes" and isinstance(account, str) and account:
+            names.add(account)
+    names -= worker_accounts
+    return sorted(names)
