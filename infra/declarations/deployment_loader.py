@@ -14,11 +14,11 @@ from infra.declarations.deployments import (
     PrefectYaml,
     check_pull_steps,
     fill_environment,
-    read_flow,
     schedule_problem_field,
     unresolved_environment,
 )
 from infra.declarations.errors import join_field
+from infra.declarations.flow_source import read_flow
 from infra.declarations.pools import WorkPoolDeclaration
 from infra.declarations.schema_check import schema_errors
 from infra.merging import deep_merge

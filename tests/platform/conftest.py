@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from infra.declarations import load_declarations
+from infra.declarations.pools import WorkPoolDeclaration
 from infra.platform_types import PoolSpec
 from tests.harness.mockstack import REPO, SECRET_PREFIX, StackRun, run_stack, stack_config
 
@@ -54,6 +56,14 @@ def example_pools() -> list[PoolSpec]:
         PoolSpec("process-pool", "process"),
         PoolSpec("docker-pool", "docker"),
     ]
+
+
+@pytest.fixture(scope="session")
+def declared_pools() -> list[WorkPoolDeclaration]:
+    """The repository's own `pools/*.yaml`, read by the declarations loader (at least one)."""
+    pools = load_declarations(REPO).work_pools
+    assert pools, "no pools/*.yaml in this checkout"
+    return pools
 
 
 @pytest.fixture(scope="session")

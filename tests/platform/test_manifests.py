@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.harness.mockstack import REPO, StackRun
+from infra.declarations.pools import WorkPoolDeclaration
+from tests.harness.mockstack import StackRun
 from tests.platform.conftest import example_pools
 
 KUBERNETES_VERSION = "1.33.0"
@@ -114,22 +115,15 @@ def test_kubernetes_base_job_templates_render_strictly_valid_jobs(
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_declared_kubernetes_pools_render_strictly_valid_jobs(tmp_path: Path) -> None:
-    """Templates from `pools/*.yaml` (the declarations loader's merge), when both exist."""
-    files = sorted((REPO / "pools").glob("*.yaml"))
-    if not files:
-        pytest.skip("no pools/*.yaml in this checkout")
-    try:
-        from infra.declarations.pools import WorkPoolDeclaration
-    except ImportError as exc:
-        pytest.skip(f"declarations loader not importable: {exc}")
-    jobs = []
-    for path in files:
-        pool = WorkPoolDeclaration.model_validate(yaml.safe_load(path.read_text()))
-        if pool.type == "kubernetes":
-            jobs.append(
-                render_job(pool.merged_base_job_template(), "prefecthq/prefect:3.9.1-python3.11")
-            )
+def test_declared_kubernetes_pools_render_strictly_valid_jobs(
+    declared_pools: list[WorkPoolDeclaration], tmp_path: Path
+) -> None:
+    """Templates from `pools/*.yaml` (the declarations loader's merge)."""
+    jobs = [
+        render_job(pool.merged_base_job_template(), "prefecthq/prefect:3.9.1-python3.11")
+        for pool in declared_pools
+        if pool.type == "kubernetes"
+    ]
     if not jobs:
         pytest.skip("no Kubernetes pool in pools/")
     result = kubernetes_validate([write(tmp_path, "declared-jobs", jobs)])

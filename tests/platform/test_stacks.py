@@ -13,6 +13,7 @@ from infra.components.versions import (
     PREFECT_WORKER_CHART_VERSION,
     SEAWEEDFS_TAG,
 )
+from infra.declarations.pools import WorkPoolDeclaration
 from tests.harness.mockstack import SECRET_PREFIX, Registration, StackRun
 from tests.platform.conftest import kubernetes_pool_template
 
@@ -276,22 +277,12 @@ def test_a_pool_running_jobs_in_another_namespace_fails_before_any_resource() ->
     assert run.resources == []
 
 
-def test_local_stack_with_the_repository_pools() -> None:
+def test_local_stack_with_the_repository_pools(declared_pools: list[WorkPoolDeclaration]) -> None:
     """The local stack built from the real `pools/*.yaml` (the declarations loader's merge)."""
     from infra.platform_types import PoolSpec
-    from tests.harness.mockstack import REPO, run_stack, stack_config
+    from tests.harness.mockstack import run_stack, stack_config
 
-    files = sorted((REPO / "pools").glob("*.yaml"))
-    if not files:
-        pytest.skip("no pools/*.yaml in this checkout")
-    try:
-        from infra.declarations.pools import WorkPoolDeclaration
-    except ImportError as exc:
-        pytest.skip(f"declarations loader not importable: {exc}")
-    import yaml
-
-    declared = [WorkPoolDeclaration.model_validate(yaml.safe_load(p.read_text())) for p in files]
-    pools = [PoolSpec(p.name, p.type, p.merged_base_job_template()) for p in declared]
+    pools = [PoolSpec(p.name, p.type, p.merged_base_job_template()) for p in declared_pools]
     run = run_stack("local", stack_config("local"), None, pools)
     (worker,) = release(run, "prefect-worker")
     template = json.loads(worker["values"]["worker"]["config"]["baseJobTemplate"]["configuration"])
@@ -327,28 +318,17 @@ def test_s3_keys_are_secret_stack_outputs(stack_runs: dict[str, StackRun]) -> No
 
 
 def test_docker_pools_send_flow_runs_to_the_platform_network(
-    stack_runs: dict[str, StackRun],
+    stack_runs: dict[str, StackRun], declared_pools: list[WorkPoolDeclaration]
 ) -> None:
     """Flow-run containers reach `prefect-server` and `object-store` only on `prefect-net`."""
-    from tests.harness.mockstack import REPO
-
-    files = sorted((REPO / "pools").glob("*.yaml"))
-    if not files:
-        pytest.skip("no pools/*.yaml in this checkout")
-    try:
-        from infra.declarations.pools import WorkPoolDeclaration
-    except ImportError as exc:
-        pytest.skip(f"declarations loader not importable: {exc}")
-    import yaml
 
     (network,) = stack_runs["docker"].of_type("docker:index/network:Network")
     docker_workers = {w["pool"] for w in stack_config_workers("docker") if w["type"] == "docker"}
-    for path in files:
-        pool = WorkPoolDeclaration.model_validate(yaml.safe_load(path.read_text()))
+    for pool in declared_pools:
         if pool.name in docker_workers:
             template = pool.merged_base_job_template()
             networks = template["variables"]["properties"]["networks"].get("default")
-            assert networks == [network.inputs["name"]], f"{path.name}: job_variables.networks"
+            assert networks == [network.inputs["name"]], f"{pool.name}: job_variables.networks"
 
 
 def stack_config_workers(stack: str) -> list[dict[str, Any]]:
