@@ -33,7 +33,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -187,6 +187,10 @@ class Workload:
         ]
 
 
+#: The default mix: 320 objects (also the proportions `benchmarks/scale.py` scales up).
+DEFAULT_WORKLOAD = Workload(pools=20, deployments=200, automations=50, limits=50)
+
+
 @dataclass
 class Result:
     """One contender's figures."""
@@ -235,13 +239,13 @@ def run_kit(server: LiveServer, workload: Workload, workers: int, workdir: Path)
     connection = Connection(api_url=server.api_url, auth_string=server.auth_string)
     counter = Counter(workdir, server.api_url)
     pools = [(WorkPoolProvider(connection), p) for p in workload.pool_inputs()]
-    rest: list[tuple[PrefectProvider, dict[str, Any]]] = [
+    rest: list[tuple[PrefectProvider[Any], dict[str, Any]]] = [
         *((DeploymentProvider(connection), d) for d in workload.deployment_inputs()),
         *((GlobalConcurrencyLimitProvider(connection), g) for g in workload.limit_inputs()),
         *((AutomationProvider(connection), a) for a in workload.automation_inputs()),
     ]
 
-    def create(item: tuple[PrefectProvider, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    def create(item: tuple[PrefectProvider[Any], dict[str, Any]]) -> tuple[str, dict[str, Any]]:
         provider, inputs = item
         news = {**inputs, "connection": connection}
         failures = provider.check({}, news).failures
@@ -315,9 +319,9 @@ async def _plain(server: LiveServer, workload: Workload, workers: int) -> None:
     gate = asyncio.Semaphore(workers)
     async with PrefectClient(server.api_url, auth_string=server.auth_string) as client:
 
-        async def gated(make: Callable[[], Any]) -> Any:
+        async def gated(job: Awaitable[Any]) -> Any:
             async with gate:
-                return await make()
+                return await job
 
         pool_ids = {}
         for item, created in zip(
@@ -325,7 +329,7 @@ async def _plain(server: LiveServer, workload: Workload, workers: int) -> None:
             await asyncio.gather(
                 *(
                     gated(
-                        lambda p=p: client.create_work_pool(
+                        client.create_work_pool(
                             WorkPoolCreate(
                                 name=p["name"],
                                 type=p["type"],
@@ -345,10 +349,7 @@ async def _plain(server: LiveServer, workload: Workload, workers: int) -> None:
             zip(
                 [f"bench-flow-{i}" for i in range(FLOWS)],
                 await asyncio.gather(
-                    *(
-                        gated(lambda i=i: client.create_flow_from_name(f"bench-flow-{i}"))
-                        for i in range(FLOWS)
-                    )
+                    *(gated(client.create_flow_from_name(f"bench-flow-{i}")) for i in range(FLOWS))
                 ),
                 strict=True,
             )
@@ -386,16 +387,12 @@ async def _plain(server: LiveServer, workload: Workload, workers: int) -> None:
             )
 
         await asyncio.gather(
-            *(gated(lambda d=d: deployment(d)) for d in workload.deployment_inputs()),
+            *(gated(deployment(d)) for d in workload.deployment_inputs()),
             *(
-                gated(
-                    lambda g=g: client.create_global_concurrency_limit(
-                        GlobalConcurrencyLimitCreate(**g)
-                    )
-                )
+                gated(client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(**g)))
                 for g in workload.limit_inputs()
             ),
-            *(gated(lambda a=a: automation(a)) for a in workload.automation_inputs()),
+            *(gated(automation(a)) for a in workload.automation_inputs()),
         )
 
 
@@ -579,10 +576,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="postgresql+asyncpg://... (default: SQLite)")
     parser.add_argument("--contenders", default="kit,plain,cli")
-    parser.add_argument("--deployments", type=int, default=200)
-    parser.add_argument("--pools", type=int, default=20)
-    parser.add_argument("--automations", type=int, default=50)
-    parser.add_argument("--limits", type=int, default=50)
+    parser.add_argument("--deployments", type=int, default=DEFAULT_WORKLOAD.deployments)
+    parser.add_argument("--pools", type=int, default=DEFAULT_WORKLOAD.pools)
+    parser.add_argument("--automations", type=int, default=DEFAULT_WORKLOAD.automations)
+    parser.add_argument("--limits", type=int, default=DEFAULT_WORKLOAD.limits)
     parser.add_argument("--workers", type=int, help="requests in flight (default: per database)")
     parser.add_argument(
         "--repeat", type=int, default=1, help="run kit and plain this many times; show the median"

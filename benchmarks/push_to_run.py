@@ -25,10 +25,17 @@ incompressible history behind a small tip): the pull step's shallow clone (depth
 Prefect's default), the same with sparse checkout of `flows/`, and a full clone for
 comparison. The history is generated locally with `git fast-import` and deleted after.
 
+Series (`--modes`): `default` (Prefect's two processes, no bytecode), `bytecode` (the same
+with compiled bytecode), `shipped` (the pool as `pools/process-pool.yaml` declares it, with
+bytecode), `tuned` (job variable `command: <this Python> -m prefect.engine`: one process),
+`tuned-sparse` (plus sparse checkout of `flows/`) and `warm` (a prototype: the engine is
+forked from a process that imported Prefect beforehand; see `serve_warm_engine`).
+
 Usage (from the repository root):
 
     .venv/bin/python benchmarks/push_to_run.py                    # 10 runs, sizes 1,50,500
     .venv/bin/python benchmarks/push_to_run.py --runs 3 --sizes 1,50
+    .venv/bin/python benchmarks/push_to_run.py --modes default,bytecode,shipped,warm --sizes ''
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -50,13 +58,18 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.harness.git_remote import GitRemote, create_git_remote, git
 from tests.harness.live_server import LiveServer, start_prefect_server
+from tests.harness.processes import ManagedProcess
 from tests.harness.worker import running_worker
 
+ROOT = Path(__file__).resolve().parents[1]
 POOL = "bench-pool"
+"""Pools are named `bench-pool-<mode>`: each series has its own pool and worker."""
 FLOW_FILE = "flows/bench/version.py"
 FLOW_SOURCE = '''"""Prints and returns the version pushed by the benchmark."""
 
@@ -109,26 +122,43 @@ def pull_steps(url: str, branch: str, directories: list[str] | None) -> list[dic
 
 
 def deploy(
-    name: str, url: str, branch: str, directories: list[str] | None, job_variables: dict[str, Any]
+    name: str,
+    pool: str,
+    url: str,
+    branch: str,
+    directories: list[str] | None,
+    job_variables: dict[str, Any],
+    base_job_template: dict[str, Any] | None = None,
 ) -> UUID:
-    """Create the benchmark deployment `name` with the prefect.yaml pull step."""
+    """Create the benchmark deployment `name` (and its pool) with the prefect.yaml pull step."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.exceptions import ObjectAlreadyExists
 
     with get_client(sync_client=True) as client:
         with suppress(ObjectAlreadyExists):
-            client.create_work_pool(WorkPoolCreate(name=POOL, type="process"))
+            client.create_work_pool(
+                WorkPoolCreate(name=pool, type="process", base_job_template=base_job_template or {})
+            )
         flow_id = client.create_flow_from_name("bench-version")
         return client.create_deployment(
             flow_id=flow_id,
             name=name,
-            work_pool_name=POOL,
+            work_pool_name=pool,
             entrypoint=f"{FLOW_FILE}:bench_version",
             pull_steps=pull_steps(url, branch, directories),
             job_variables=job_variables,
             parameter_openapi_schema={"type": "object", "properties": {}},
         )
+
+
+def shipped_pool_template() -> dict[str, Any]:
+    """The base job template `pools/process-pool.yaml` declares (merged as the loader does)."""
+    from infra.declarations.pools import WorkPoolDeclaration
+
+    raw = yaml.safe_load((ROOT / "pools" / "process-pool.yaml").read_text())
+    template: dict[str, Any] = WorkPoolDeclaration.model_validate(raw).merged_base_job_template()
+    return template
 
 
 def time_clone(url: str, branch: str, directories: list[str] | None = None) -> float:
@@ -198,12 +228,16 @@ def one_round(remote: GitRemote, deployment_id: UUID, version: str) -> RunTiming
 
 @dataclass(frozen=True)
 class Mode:
-    """How the worker environment and the deployment are set up for one series."""
+    """How the worker environment, the pool and the deployment are set up for one series."""
 
     name: str
     one_process: bool
     bytecode_cache: bool
     directories: list[str] | None = None
+    shipped_pool: bool = False
+    """Create the pool with `pools/process-pool.yaml`'s merged base job template."""
+    warm: bool = False
+    """Start runs by forking a process that has already imported Prefect (a prototype)."""
 
 
 MODES = {
@@ -211,13 +245,112 @@ MODES = {
     # process (runs the pull step) which starts the engine process; no .pyc files
     # (PYTHONDONTWRITEBYTECODE=1, as uv installs without compiling).
     "default": Mode("default", one_process=False, bytecode_cache=False),
-    # What the kit does: job variable `command: python -m prefect.engine` (one process
-    # runs the pull step and the flow) and compiled bytecode for the worker's Python.
+    # Prefect's default two-process path, with compiled bytecode (`UV_COMPILE_BYTECODE=1`).
+    "bytecode": Mode("bytecode", one_process=False, bytecode_cache=True),
+    # Job variable `command: <the worker's python> -m prefect.engine` (one process runs the
+    # pull step and the flow) and compiled bytecode.
     "tuned": Mode("tuned", one_process=True, bytecode_cache=True),
     "tuned-sparse": Mode(
         "tuned-sparse", one_process=True, bytecode_cache=True, directories=["flows"]
     ),
+    # What the kit ships: the pool as pools/process-pool.yaml declares it, bytecode compiled
+    # at install (the Makefile's `uv sync`), nothing set on the deployment.
+    "shipped": Mode("shipped", one_process=False, bytecode_cache=True, shipped_pool=True),
+    # `tuned`, but the run's process is forked from one that imported Prefect beforehand.
+    "warm": Mode("warm", one_process=True, bytecode_cache=True, warm=True),
 }
+
+
+# -- a warm engine (prototype, measured only) ----------------------------------------------
+#
+# The run's command is a stdlib-only client (`python -I -S`, no site-packages: ~20 ms)
+# that sends its environment and working directory over a Unix socket to a process that
+# imported Prefect beforehand. That process forks; the child takes the run's environment
+# and runs `prefect.engine` as `python -m prefect.engine` would, and the client exits with
+# its status. Not handled (reasons not to ship it as is): signals (cancelling the run kills
+# the client, not the engine), the run's stdout (goes to the warm process's log), imports
+# or settings the warm process holds from before the fork.
+
+WARM_CLIENT = (
+    "import json,os,socket,sys;"
+    "s=socket.socket(socket.AF_UNIX);s.connect(sys.argv[1]);"
+    "s.sendall(json.dumps({'env':dict(os.environ),'cwd':os.getcwd()}).encode()+b'\\n');"
+    "sys.exit(int(s.makefile().readline() or 1))"
+)
+
+
+def warm_client_command(socket_path: Path) -> str:
+    """The job variable `command` that hands the run to the warm engine at `socket_path`."""
+    return shlex.join([sys.executable, "-I", "-S", "-c", WARM_CLIENT, str(socket_path)])
+
+
+def serve_warm_engine(socket_path: Path) -> None:
+    """Import Prefect, then fork one engine per connection on `socket_path` (never returns)."""
+    import atexit
+    import json
+    import runpy
+    import signal
+    import socket
+    import threading
+
+    import prefect.deployments.steps
+    import prefect.engine
+    import prefect.flow_engine
+    import prefect.runner.storage  # noqa: F401  (what a run imports: the point of the test)
+
+    print(f"warm: threads before serving: {[t.name for t in threading.enumerate()]}", flush=True)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(socket_path))
+    listener.listen()
+    print("warm: ready", flush=True)
+    while True:
+        connection, _ = listener.accept()
+        request = json.loads(connection.makefile().readline())
+        if os.fork():
+            connection.close()
+            continue
+        listener.close()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the engine waits for `git`
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        from prefect.context import refresh_global_settings_context
+
+        refresh_global_settings_context()
+        sys.modules.pop("prefect.engine", None)
+        sys.argv = ["prefect.engine"]
+        status = 1
+        try:
+            runpy.run_module("prefect.engine", run_name="__main__")
+            status = 0
+        except SystemExit as exit_:
+            status = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+        finally:
+            atexit._run_exitfuncs()  # what interpreter exit does: flushes the run's API logs
+            connection.sendall(f"{status}\n".encode())
+            os._exit(status)
+
+
+@contextmanager
+def warm_engine(socket_path: Path, workdir: Path, enabled: bool) -> Iterator[None]:
+    """Run `serve_warm_engine` while the block runs (nothing when not `enabled`)."""
+    if not enabled:
+        yield
+        return
+    log = workdir / "warm-engine.log"
+    process = ManagedProcess(
+        "warm-engine",
+        [sys.executable, str(Path(__file__).resolve()), "--warm-engine", str(socket_path)],
+        env=dict(os.environ),
+        log_path=log,
+        cwd=workdir,
+    )
+    try:
+        process.wait_until(lambda: "warm: ready" in log.read_text(), 120, "warm engine start-up")
+        yield
+    finally:
+        process.stop()
 
 
 @contextmanager
@@ -247,11 +380,24 @@ def measure_push_to_run(
     job_variables: dict[str, Any] = {}
     if mode.one_process:
         job_variables["command"] = f"{sys.executable} -m prefect.engine"
+    if mode.warm:
+        job_variables["command"] = warm_client_command(folder / "warm.sock")
+    pool = f"{POOL}-{mode.name}"
     deployment_id = deploy(
-        f"push-to-run-{mode.name}", remote.url, remote.branch, mode.directories, job_variables
+        f"push-to-run-{mode.name}",
+        pool,
+        remote.url,
+        remote.branch,
+        mode.directories,
+        job_variables,
+        shipped_pool_template() if mode.shipped_pool else None,
     )
     timings: list[RunTiming] = []
-    with worker_environment(mode, folder), running_worker(server, POOL, folder):
+    with (
+        worker_environment(mode, folder),
+        warm_engine(folder / "warm.sock", folder, enabled=mode.warm),
+        running_worker(server, pool, folder),
+    ):
         one_round(remote, deployment_id, "warm-up")  # first run: worker and caches warm up
         for index in range(runs):
             timing = one_round(remote, deployment_id, f"v{index + 1}")
@@ -373,7 +519,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--sizes", default="1,50,500", help="MB of history for the clone series ('' to skip)"
     )
+    parser.add_argument("--warm-engine", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.warm_engine:
+        serve_warm_engine(args.warm_engine)
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
     modes = [MODES[name.strip()] for name in args.modes.split(",") if name.strip()]
 

@@ -10,9 +10,12 @@ from .block_document import BlockDocument, BlockDocumentProvider
 from .client import Connection
 from .concurrency_limit import GlobalConcurrencyLimit, GlobalConcurrencyLimitProvider
 from .deployment import Deployment, DeploymentProvider
+from .serialization import restore_pickler_after_each_serialization
 from .variable import Variable, VariableProvider
 from .work_pool import WorkPool, WorkPoolProvider
 from .work_queue import WorkQueue, WorkQueueProvider
+
+restore_pickler_after_each_serialization()
 
 __all__ = [
     "Automation",

@@ -9,12 +9,13 @@ import httpx
 import pulumi
 import pytest
 
-from infra.contracts import WorkPoolInputs
+from infra.contracts import VariableInputs, WorkPoolInputs
 from infra.providers import (
     AutomationProvider,
     BlockDocumentProvider,
     DeploymentProvider,
     GlobalConcurrencyLimitProvider,
+    Variable,
     WorkPool,
     WorkQueueProvider,
 )
@@ -272,3 +273,22 @@ def test_deployment_of_a_flow_deleted_since_the_last_apply_is_created(
         assert found["flow_id"] != flow_id
     finally:
         provider.delete(again.id, again.outs or {})
+
+
+@pulumi.runtime.test  # type: ignore[untyped-decorator]
+def test_a_program_can_declare_many_hundreds_of_dynamic_resources(pulumi_mocks: _Mocks) -> Any:
+    """Pulumi's provider serialization nests a pickle wrapper per resource unless undone."""
+    import pickle
+
+    connection = pulumi.Output.secret(Connection(api_url="http://prefect/api", auth_string="a:b"))
+    before = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
+
+    variables = [
+        Variable(f"v{index}", VariableInputs(name=f"v{index}", value=index, tags=[]), connection)
+        for index in range(600)
+    ]
+
+    assert pickle._Pickler._batch_setitems is before  # type: ignore[attr-defined]
+    return pulumi.Output.all(*(variable.urn for variable in variables)).apply(
+        lambda urns: None if len(set(urns)) == 600 else pytest.fail("lost a resource")
+    )
