@@ -1,9 +1,19 @@
 # Every target runs inside the project's uv environment (see pyproject.toml).
-UV ?= uv
 PYTHON ?= python3
+# uv: the one on PATH, else this pinned version, which `make` installs into .tools/uv
+# with $(PYTHON)'s pip the first time a target needs it.
+UV_VERSION ?= 0.13.9
+UV_LOCAL := $(CURDIR)/.tools/uv/bin/uv
+ifndef UV
+UV := $(or $(shell command -v uv 2>/dev/null),$(UV_LOCAL))
+endif
 RUN = $(UV) run --frozen
+ifeq ($(UV),$(UV_LOCAL))
+# Recipes and the scripts they run (scripts/lib.sh, Pulumi's uv toolchain) find it too.
+export PATH := $(dir $(UV_LOCAL)):$(PATH)
+endif
 
-.PHONY: up down install test test-postgres lint validate schemas e2e docs bench-apply bench-push-to-run
+.PHONY: up down install test test-postgres lint validate schemas e2e docs bench-apply bench-scale bench-scale-ci bench-push-to-run
 
 up: install ## Bring up the `local` stack on kind (STACK=docker for a Docker host); prints the URLs.
 	$(RUN) ./scripts/up.sh
@@ -11,8 +21,14 @@ up: install ## Bring up the `local` stack on kind (STACK=docker for a Docker hos
 down: install ## Destroy the stack and delete the kind cluster (KEEP_CLUSTER=1 keeps it).
 	$(RUN) ./scripts/down.sh
 
-install: ## Install every dependency group from the lock file.
-	$(UV) sync --frozen --python $(PYTHON)
+install: $(filter $(UV_LOCAL),$(UV)) ## Install every dependency group from the lock file.
+	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
+
+$(UV_LOCAL):
+	@echo "uv is not on PATH: installing uv $(UV_VERSION) into .tools/uv"
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(CURDIR)/.tools/uv \
+		uv==$(UV_VERSION)
+	@test -x $@ || { echo "pip did not install $@" >&2; exit 1; }
 
 test: install ## The whole test suite against live local services (Prefect server on SQLite).
 	$(RUN) pytest
@@ -24,7 +40,7 @@ test-postgres: install ## The same suite, with the Prefect server on local Postg
 lint: install ## ruff (lint + format check) and mypy.
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) mypy infra flows
+	$(RUN) mypy infra flows tests benchmarks
 
 validate: install ## Check every declaration (and the committed JSON Schemas) before anything changes.
 	$(RUN) prefect-platform validate
@@ -41,6 +57,12 @@ docs: install ## Regenerate docs/features.md from flows/catalog.py.
 
 bench-apply: install ## The apply benchmark (docs/performance.md).
 	$(RUN) python -m benchmarks.apply
+
+bench-scale: install ## The scale benchmark: 100, 1,000 and 5,000 objects (docs/performance.md).
+	$(RUN) python -m benchmarks.scale --sizes 100,1000,5000 --no-program
+
+bench-scale-ci: install ## The scale benchmark at CI size (50 objects); fails on a wrong result.
+	$(RUN) python -m benchmarks.scale --ci
 
 bench-push-to-run: install ## The push-to-run benchmark (docs/performance.md).
 	$(RUN) python -m benchmarks.push_to_run

@@ -28,6 +28,15 @@ if [[ "$target" == "kubernetes" && "$STACK" =~ ^(local|pr) ]]; then
   fi
 fi
 
+# The pools and prefect.yaml run flows in this image (infra/components/versions.py FLOWS_IMAGE):
+# built here, loaded into the kind cluster, or left on the Docker host for the `docker` stack.
+flows_image="$(python -c 'from infra.components.versions import FLOWS_IMAGE; print(FLOWS_IMAGE)')"
+say "building the flows image $flows_image"
+docker build -f images/flows/Dockerfile -t "$flows_image" .
+if [[ "$target" == "kubernetes" && "$STACK" =~ ^(local|pr) ]]; then
+  kind load docker-image "$flows_image" --name "$CLUSTER_NAME"
+fi
+
 say "stack $STACK (state in .pulumi-state/)"
 pulumi stack select "$STACK" --create --non-interactive
 pulumi up --yes --stack "$STACK" --non-interactive --skip-preview

@@ -35,3 +35,12 @@ AWS_CLI_IMAGE = "amazon/aws-cli:2.22.0"
 
 POSTGRES_IMAGE = "postgres:16.10"
 """Official PostgreSQL image for the Docker target."""
+
+FLOWS_BASE_IMAGE = "prefecthq/prefect:3.9.1-python3.11"
+"""What the flows image is built on (`BASE_IMAGE` of images/flows/Dockerfile)."""
+
+FLOWS_IMAGE = "prefect-platform-flows:3.9.1-python3.11"
+"""The flows image (images/flows/Dockerfile) that Docker and Kubernetes work pools run.
+
+pools/*.yaml and prefect.yaml name it; tests/containers/test_flows_image.py checks they agree.
+"""

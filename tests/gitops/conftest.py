@@ -11,6 +11,7 @@ other tests' objects.
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from collections.abc import Iterator
@@ -21,10 +22,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.harness.engine import ForwardingMocks, Operations, apply_program, destroy
+from tests.harness.git_https import HttpsGitServer, missing_packages, start_https_git_server
 from tests.harness.git_remote import GitRemote, create_git_remote
 from tests.harness.live_server import DATABASE_URL_ENV, LiveServer, start_prefect_server
 from tests.harness.mockstack import copy_repo_files
-from tests.harness.engine import ForwardingMocks, Operations, apply_program, destroy
 
 #: What a checkout needs for the deployments: the file, the pools it names, the flows.
 CHECKOUT = ("prefect.yaml", "pools", "flows")
@@ -149,3 +151,30 @@ def platform(
             yield platform
         finally:
             platform.destroy()
+
+
+@pytest.fixture(scope="session")
+def https_git_server(
+    git_remote: GitRemote, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[HttpsGitServer]:
+    """`git_remote` served over HTTPS with token auth, as GitHub serves a private repository.
+
+    Needs the Debian packages nginx and fcgiwrap (and git's ``git-http-backend``): without
+    them the tests that ask for this fixture skip, saying which to install, except under
+    ``CI=true``, where they fail.
+    """
+    missing = missing_packages()
+    if missing:
+        reason = (
+            "the HTTPS git server needs the Debian packages "
+            f"{' '.join(missing)} (apt-get install {' '.join(missing)})"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        print(f"skipped: {reason}")
+        pytest.skip(reason)
+    server = start_https_git_server(tmp_path_factory.mktemp("git-https"), git_remote)
+    try:
+        yield server
+    finally:
+        server.stop()
