@@ -17,7 +17,7 @@ from typing import Any
 
 import pulumi
 
-from infra.declarations import Declarations
+from infra.declarations import AutomationDeclaration, Declarations
 from infra.platform_types import S3Access
 from infra.providers import (
     Automation,
@@ -125,17 +125,18 @@ class PrefectObjects(pulumi.ComponentResource):
                     child(*needs),
                 )
             )
-        # Automations may name any pool, queue, deployment or block (resolved at apply time).
+        # Automations may name any pool, queue, deployment or block (resolved at apply time),
+        # and other automations: those are created before and deleted after the one naming them.
         referable = [*pools.values(), *queues.values(), *deployments, *blocks.values()]
-        automations = [
-            Automation(
+        automations: dict[str, Automation] = {}
+        for automation in dependency_order(declared.automations):
+            named = [automations[name] for name in automation.named_automations()]
+            automations[automation.name] = Automation(
                 f"automation-{automation.name}",
                 automation.provider_inputs(),
                 connection,
-                child(*referable),
+                child(*referable, *named),
             )
-            for automation in declared.automations
-        ]
         self.counts = pulumi.Output.from_input(
             {
                 "work_pools": len(pools),
@@ -148,6 +149,27 @@ class PrefectObjects(pulumi.ComponentResource):
             }
         )
         self.register_outputs({"counts": self.counts})
+
+
+def dependency_order(automations: Sequence[AutomationDeclaration]) -> list[AutomationDeclaration]:
+    """Automations with every automation one names before it (the loader refused circles)."""
+    by_name = {automation.name: automation for automation in automations}
+    ordered: dict[str, AutomationDeclaration] = {}
+
+    visiting: set[str] = set()
+
+    def visit(automation: AutomationDeclaration) -> None:
+        if automation.name in ordered or automation.name in visiting:
+            return
+        visiting.add(automation.name)
+        for name in automation.named_automations():
+            if name in by_name:
+                visit(by_name[name])
+        ordered[automation.name] = automation
+
+    for automation in automations:
+        visit(automation)
+    return list(ordered.values())
 
 
 def platform_blocks(s3: S3Access | None, github_token: pulumi.Input[str] | None) -> list[BlockSpec]:

@@ -53,6 +53,18 @@ class AutomationDeclaration(UserModel):
         default_factory=list, description="Actions run when the automation resolves."
     )
 
+    def named_automations(self) -> list[str]:
+        """The automations this one's actions pause or resume, by name, in file order."""
+        names = []
+        for list_name in ACTION_LISTS:
+            for action in getattr(self, list_name):
+                reference = ACTION_REFERENCES.get(str(action.get("type")))
+                if reference is not None and reference.kind == "automation":
+                    name = action.get(reference.name_field)
+                    if isinstance(name, str) and name not in names:
+                        names.append(name)
+        return names
+
     def provider_inputs(self) -> AutomationInputs:
         """The Automation provider's inputs (`infra/contracts.py`), Prefect's normalized form."""
         normalized, _, problems = check_automation(self)

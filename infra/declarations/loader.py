@@ -112,6 +112,7 @@ def load_declarations(
     deployments = load_deployments(context, root / PREFECT_YAML, pools)
 
     _check_references(context, references, pools, automations, deployments, set(known_blocks))
+    _check_automation_cycles(context, automations, references)
     _check_unused_overrides(context)
     collector.raise_if_any()
     return Declarations(
@@ -223,6 +224,52 @@ def _check_references(
                 f"no {KIND_LABELS[reference.kind]} named {reference.name!r} "
                 f"{where[reference.kind]}; declared: {choices}",
             )
+
+
+def _check_automation_cycles(
+    context: LoadContext,
+    automations: list[AutomationDeclaration],
+    references: list[tuple[str, Reference]],
+) -> None:
+    """Automations that pause or resume each other in a circle cannot be created in any order
+    (each must exist before the one naming it): report each circle once, where it starts."""
+    names = {automation.name for automation in automations}
+    graph = {a.name: [n for n in a.named_automations() if n in names] for a in automations}
+    files = {name: context.files[("automation", name)] for name in graph}
+    where = {
+        (file, reference.name): reference.field
+        for file, reference in references
+        if reference.kind == "automation"
+    }
+    reported: set[frozenset[str]] = set()
+    for start in sorted(graph):
+        path = _path_back(graph, start)
+        if path is None or frozenset(path) in reported:
+            continue
+        reported.add(frozenset(path))
+        circle = " -> ".join([*path, start])
+        context.collector.add(
+            files[start],
+            where.get((files[start], path[1] if len(path) > 1 else start), "actions"),
+            f"automations pause or resume each other in a circle, {circle} "
+            f"({', '.join(files[name] for name in path)}): none can be created first; "
+            "break the circle",
+        )
+
+
+def _path_back(graph: dict[str, list[str]], start: str) -> list[str] | None:
+    """A path start -> ... that leads back to start (None when there is none)."""
+    stack: list[tuple[str, list[str]]] = [(start, [start])]
+    seen: set[str] = set()
+    while stack:
+        node, path = stack.pop()
+        for target in graph[node]:
+            if target == start:
+                return path
+            if target not in seen:
+                seen.add(target)
+                stack.append((target, [*path, target]))
+    return None
 
 
 _SINGULAR = {

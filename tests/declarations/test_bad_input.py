@@ -73,6 +73,20 @@ CASES = [
         "unknown field",
     ),
     Case(
+        "automations-naming-each-other-in-a-circle",
+        [
+            (
+                TRIGGER,
+                "actions:\n",
+                "actions:\n  - type: pause-automation\n    automation: fx-pause-queue\n",
+            )
+        ],
+        COMPOUND,
+        "actions[2].automation",
+        "automations pause or resume each other in a circle, "
+        "fx-pause-queue -> fx-run-on-event -> fx-pause-queue",
+    ),
+    Case(
         "negative-limit",
         [("concurrency-limits.yaml", "limit: 3", "limit: -1")],
         "concurrency-limits.yaml",

@@ -147,6 +147,37 @@ def test_removed_file_deletes_its_object(stack: dict[str, Any], repo_copy: Path)
     assert not any(a.name == name for a in _automations())
 
 
+def test_automations_naming_automations_apply_whatever_their_names_sort(
+    stack: dict[str, Any], repo_copy: Path
+) -> None:
+    """Each pauser must be created after its target: one pair sorts before, one after."""
+    folder = repo_copy / "automations"
+    pairs = {"aa-pauser": "zz-target", "zz-pauser": "aa-target"}
+    for name in [*pairs, *pairs.values()]:
+        action = (
+            f"  - type: pause-automation\n    automation: {pairs[name]}\n"
+            if name in pairs
+            else "  - type: do-nothing\n"
+        )
+        (folder / f"{name}.yaml").write_text(
+            f"name: {name}\ntrigger:\n  type: event\n  expect: [test.{name}]\n"
+            f"  posture: Reactive\n  threshold: 1\n  within: 0\nactions:\n{action}"
+        )
+    try:
+        ops = up(stack, repo_copy)
+
+        created = [name.removeprefix("automation-") for name in ops.created]
+        assert sorted(created) == sorted([*pairs, *pairs.values()])
+        for pauser, target in pairs.items():
+            assert created.index(target) < created.index(pauser)
+    finally:
+        for name in [*pairs, *pairs.values()]:
+            (folder / f"{name}.yaml").unlink()
+    assert sorted(up(stack, repo_copy).deleted) == sorted(
+        f"automation-{name}" for name in [*pairs, *pairs.values()]
+    )
+
+
 def _automations() -> list[Any]:
     with get_client(sync_client=True) as client:
         return list(client.read_automations())
