@@ -271,8 +271,9 @@ def test_smoke_docker_runs_in_a_container_from_git_and_writes_its_result_to_s3(
     assert len(keys) == 1, keys
     # Read back from S3 by this process, through the result record the run stored.
     assert run.state.result() == "hello container"
-    # auto_remove (pool and deployment): the container is gone once the run is over.
-    assert docker_pool.containers(run.id) == []
+    # auto_remove (pool and deployment): the container goes once its process has exited,
+    # which may be a moment after the run's final state reached the API.
+    wait_for(lambda: docker_pool.containers(run.id) == [], 30, "the container to be removed")
 
 
 def _exited(container: Any) -> Any:
