@@ -35,7 +35,7 @@ from infra.declarations.deployments import DeploymentDeclaration
 from infra.declarations.loader import load_declarations
 from infra.declarations.pools import WorkPoolDeclaration
 from tests.harness.mockstack import REPO, StackRun
-from tests.platform.test_manifests import kubernetes_validate, write
+from tests.platform.test_manifests import drop_nulls, kubernetes_validate, write
 
 AUTH_KEY = "auth-string"
 """The key the prefect-worker chart reads from ``basicAuth.existingSecret``."""
@@ -244,14 +244,6 @@ def jobs(worker_auth: WorkerAuth) -> list[SubmittedJob]:
     return submit_jobs(worker_auth)
 
 
-def _drop_nulls(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_drop_nulls(v) for v in value]
-    return value
-
-
 def test_every_kubernetes_deployment_gets_a_job_in_its_pools_namespace(
     jobs: list[SubmittedJob],
 ) -> None:
@@ -269,7 +261,7 @@ def test_every_kubernetes_deployment_gets_a_job_in_its_pools_namespace(
 def test_the_jobs_pass_kubernetes_validate_strict(jobs: list[SubmittedJob], tmp_path: Path) -> None:
     manifests = []
     for job in jobs:
-        manifest = _drop_nulls(job.job)  # the API server drops nulls as well
+        manifest = drop_nulls(job.job)  # the API server drops nulls as well
         metadata = manifest["metadata"]
         metadata.setdefault("name", metadata.pop("generateName", "job-") + "x7k2p")
         manifests.append(manifest)

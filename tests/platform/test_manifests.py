@@ -45,11 +45,12 @@ def kubernetes_validate(paths: list[Path]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _drop_nulls(value: Any) -> Any:
+def drop_nulls(value: Any) -> Any:
+    """The value without null fields, as the Kubernetes API server stores a manifest."""
     if isinstance(value, dict):
-        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
-        return [_drop_nulls(v) for v in value]
+        return [drop_nulls(v) for v in value]
     return value
 
 
@@ -70,7 +71,7 @@ def render_job(template: dict[str, Any], image: str) -> dict[str, Any]:
     configuration.prepare_for_flow_run(
         FlowRun(id=uuid.uuid4(), name="validate-me", flow_id=uuid.uuid4())
     )
-    manifest: dict[str, Any] = _drop_nulls(configuration.job_manifest)
+    manifest: dict[str, Any] = drop_nulls(configuration.job_manifest)
     manifest["metadata"]["name"] = manifest["metadata"].pop("generateName", "job-") + "x7k2p"
     return manifest
 
