@@ -1,8 +1,9 @@
 # Every target runs inside the project's uv environment (see pyproject.toml).
 PYTHON ?= python3
-# uv: the one on PATH, else this pinned version, which `make` installs into .tools/uv
-# with $(PYTHON)'s pip the first time a target needs it.
-UV_VERSION ?= 0.13.9
+# Tool pins (UV_VERSION, KIND_VERSION, PULUMI_VERSION and release checksums), shared with
+# scripts/up.sh and CI. uv: the one on PATH, else UV_VERSION, which `make` installs into
+# .tools/uv with $(PYTHON)'s pip the first time a target needs it.
+include $(dir $(lastword $(MAKEFILE_LIST)))scripts/tool-versions.env
 UV_LOCAL := $(CURDIR)/.tools/uv/bin/uv
 ifndef UV
 UV := $(or $(shell command -v uv 2>/dev/null),$(UV_LOCAL))
@@ -15,10 +16,10 @@ endif
 
 .PHONY: up down install test test-postgres lint validate schemas e2e docs bench-apply bench-scale bench-scale-ci bench-push-to-run
 
-up: install ## Bring up the `local` stack on kind (STACK=docker for a Docker host); prints the URLs.
+up: install ## Bring up the `local` stack on kind (STACK=docker for a Docker host); installs kind and the Pulumi CLI into .tools/ if missing; prints the URLs.
 	$(RUN) ./scripts/up.sh
 
-down: install ## Destroy the stack and delete the kind cluster (KEEP_CLUSTER=1 keeps it).
+down: install ## Destroy the stack and delete the kind cluster (KEEP_CLUSTER=1 keeps it); finishes when the cluster is already gone.
 	$(RUN) ./scripts/down.sh
 
 install: $(filter $(UV_LOCAL),$(UV)) ## Install every dependency group from the lock file.
@@ -66,3 +67,11 @@ bench-scale-ci: install ## The scale benchmark at CI size (50 objects); fails on
 
 bench-push-to-run: install ## The push-to-run benchmark (docs/performance.md).
 	$(RUN) python -m benchmarks.push_to_run
+
+.PHONY: backup restore
+
+backup: install ## Back the server's database up to the object store (PLATFORM_BACKUP_DATABASE_URL, AWS_* in the environment; ARGS="--retention-days 14"; docs/operations.md#backups).
+	$(RUN) prefect-platform backup $(ARGS)
+
+restore: install ## Restore the newest backup into the database, server stopped (ARGS=--force replaces what it holds).
+	$(RUN) prefect-platform restore $(ARGS)

@@ -28,14 +28,43 @@ comparison. The history is generated locally with `git fast-import` and deleted 
 Series (`--modes`): `default` (Prefect's two processes, no bytecode), `bytecode` (the same
 with compiled bytecode), `shipped` (the pool as `pools/process-pool.yaml` declares it, with
 bytecode), `tuned` (job variable `command: <this Python> -m prefect.engine`: one process),
-`tuned-sparse` (plus sparse checkout of `flows/`) and `warm` (a prototype: the engine is
-forked from a process that imported Prefect beforehand; see `serve_warm_engine`).
+`tuned-sparse` (plus sparse checkout of `flows/`), `warm` (a prototype: the engine is
+forked from a process that imported Prefect beforehand; see `serve_warm_engine`), `docker`
+(`pools/docker-pool.yaml` served by `prefect worker start --type docker`: each run is a
+container of the flows image on the host's network; `benchmarks/push_to_run_docker.py`),
+and `docker-tuned` (the same with job variable `command: python -m prefect.engine`).
+When a pool file's `env` names a results block (`PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK:
+s3-bucket/<name>`), that block is saved on the harness's S3 server, so runs write their
+results as a stack's would (`ensure_results_block`).
 
-Usage (from the repository root):
+The `docker` series splits the process series' "start" with the container's `docker
+inspect` times:
+
+- create: Pending until the container's `Created` (the worker's job set-up and the create
+  call);
+- ctr start: `Created` until `State.StartedAt` (the engine starting the container);
+- py start: `StartedAt` until "Running 1 deployment pull step(s)" (inside the container,
+  `prefect flow-run execute` starts and reads the run, then starts the workspace
+  supervisor, a second interpreter, which logs that line);
+- pull+load: the clone, then the supervisor `exec`s `python -m prefect.engine` (a third
+  start-up) which loads the flow, until Running;
+- exit (outside the total): Completed until the container's `State.FinishedAt`.
+
+It needs a Docker engine: one answering at `DOCKER_HOST` or the default socket, else (as
+root, with Debian's `docker.io` and `debootstrap`) the harness starts `dockerd` and builds
+the flows image as the container tests do. After the series it times Python start-up in
+containers of the image on its own (`measure_container_python`). `--image-builds` then
+times the flows image's build on a fresh `dockerd` with an empty temporary data-root
+(cold: debootstrap base, then the image), again with every layer cached, and the harness's
+reuse check; and prints the image's size.
+
+Usage (from the repository root; `uv run --frozen python` works as well as `.venv/bin/python`):
 
     .venv/bin/python benchmarks/push_to_run.py                    # 10 runs, sizes 1,50,500
     .venv/bin/python benchmarks/push_to_run.py --runs 3 --sizes 1,50
     .venv/bin/python benchmarks/push_to_run.py --modes default,bytecode,shipped,warm --sizes ''
+    .venv/bin/python benchmarks/push_to_run.py --modes docker --sizes ''   # Docker pool alone
+    .venv/bin/python benchmarks/push_to_run.py --modes shipped,docker --sizes '' --image-builds
 """
 
 from __future__ import annotations
@@ -51,8 +80,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -62,9 +91,21 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.push_to_run_docker import (
+    ContainerTimes,
+    DockerSetup,
+    container_times,
+    docker_job_variables,
+    docker_pool_template,
+    docker_setup,
+    docker_worker,
+    measure_container_python,
+    measure_image_builds,
+)
 from tests.harness.git_remote import GitRemote, create_git_remote, git
 from tests.harness.live_server import LiveServer, start_prefect_server
-from tests.harness.processes import ManagedProcess
+from tests.harness.processes import ManagedProcess, environment
+from tests.harness.s3 import S3Server, start_s3_server
 from tests.harness.worker import running_worker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,18 +129,68 @@ PULL_LOG = "deployment pull step"
 
 
 @dataclass
-class RunTiming:
-    """Seconds spent in each phase of one push-to-Completed round."""
+class RunStamps:
+    """When each step of one push-to-Completed round happened (epoch seconds)."""
 
-    push: float
-    trigger: float
-    poll: float
-    start: float
-    pull_load: float
-    flow: float
+    run_id: UUID
+    pushed: float
+    push_done: float
+    triggered: float
+    pending: float
+    pull_started: float
+    running: float
+    completed: float
     seen: float
+
+
+@dataclass
+class RunTiming:
+    """Seconds spent in each phase of one push-to-Completed round.
+
+    `phases` are consecutive and add up to `total`; `after` holds figures outside the total
+    (e.g. a container exiting after its run is Completed).
+    """
+
+    phases: dict[str, float]
     total: float
-    clone: float
+    clone: float = 0.0
+    after: dict[str, float] = field(default_factory=dict)
+
+
+def process_timing(stamps: RunStamps) -> RunTiming:
+    """The phases of a process-worker round, from the run's state and log timestamps."""
+    return RunTiming(
+        phases={
+            "push": stamps.push_done - stamps.pushed,
+            "trigger": stamps.triggered - stamps.push_done,
+            "poll": stamps.pending - stamps.triggered,
+            "start": stamps.pull_started - stamps.pending,
+            "pull+load": stamps.running - stamps.pull_started,
+            "flow": stamps.completed - stamps.running,
+            "seen": stamps.seen - stamps.completed,
+        },
+        total=stamps.seen - stamps.pushed,
+    )
+
+
+def docker_timing(stamps: RunStamps, container: ContainerTimes) -> RunTiming:
+    """The phases of a Docker-worker round: the process phases with `start` split by
+    the container's ``docker inspect`` times (Created, State.StartedAt, State.FinishedAt)."""
+    return RunTiming(
+        phases={
+            "push": stamps.push_done - stamps.pushed,
+            "trigger": stamps.triggered - stamps.push_done,
+            "poll": stamps.pending - stamps.triggered,
+            "create": container.created - stamps.pending,
+            "ctr start": container.started - container.created,
+            "py start": stamps.pull_started - container.started,
+            "pull+load": stamps.running - stamps.pull_started,
+            "flow": stamps.completed - stamps.running,
+            "seen": stamps.seen - stamps.completed,
+        },
+        total=stamps.seen - stamps.pushed,
+        after={"exit": container.finished - stamps.completed},
+    )
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -129,6 +220,7 @@ def deploy(
     directories: list[str] | None,
     job_variables: dict[str, Any],
     base_job_template: dict[str, Any] | None = None,
+    pool_type: str = "process",
 ) -> UUID:
     """Create the benchmark deployment `name` (and its pool) with the prefect.yaml pull step."""
     from prefect.client.orchestration import get_client
@@ -138,7 +230,7 @@ def deploy(
     with get_client(sync_client=True) as client:
         with suppress(ObjectAlreadyExists):
             client.create_work_pool(
-                WorkPoolCreate(name=pool, type="process", base_job_template=base_job_template or {})
+                WorkPoolCreate(name=pool, type=pool_type, base_job_template=base_job_template or {})
             )
         flow_id = client.create_flow_from_name("bench-version")
         return client.create_deployment(
@@ -161,6 +253,39 @@ def shipped_pool_template() -> dict[str, Any]:
     return template
 
 
+_S3: list[S3Server] = []
+"""The S3 server results blocks point at, started by the first pool that names one."""
+
+
+def ensure_results_block(template: dict[str, Any], workdir: Path) -> None:
+    """Create the `s3-bucket/<name>` block a pool's env names for results, if any.
+
+    The kit's pools persist every run's result to the stack's object store
+    (`PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK`); here that is the harness's S3 server
+    (SeaweedFS on loopback), so the series pay for the result write as a stack would.
+    """
+    from prefect_aws import S3Bucket
+
+    env = template["variables"]["properties"].get("env", {}).get("default") or {}
+    reference = env.get("PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK", "")
+    kind, _, name = reference.partition("/")
+    if kind != "s3-bucket" or not name:
+        return
+    if not _S3:
+        _S3.append(start_s3_server(workdir / "s3"))
+        print(f"  results: s3-bucket/{name} on the harness's S3 server", flush=True)
+    s3 = _S3[0]
+    S3Bucket(
+        bucket_name=s3.bucket, credentials=s3.minio_credentials(), bucket_folder="push-to-run"
+    ).save(name, overwrite=True)
+
+
+def stop_s3() -> None:
+    """Stop the S3 server `ensure_results_block` started, if it did."""
+    while _S3:
+        _S3.pop().stop()
+
+
 def time_clone(url: str, branch: str, directories: list[str] | None = None) -> float:
     """Seconds the pull step's own code takes to clone `url` into an empty folder."""
     from prefect.runner.storage import GitRepository
@@ -173,7 +298,7 @@ def time_clone(url: str, branch: str, directories: list[str] | None = None) -> f
         return time.perf_counter() - started
 
 
-def one_round(remote: GitRemote, deployment_id: UUID, version: str) -> RunTiming:
+def one_round(remote: GitRemote, deployment_id: UUID, version: str) -> RunStamps:
     """Push `version`, run the deployment, wait for Completed, and split the time."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
@@ -213,16 +338,16 @@ def one_round(remote: GitRemote, deployment_id: UUID, version: str) -> RunTiming
             raise RuntimeError(f"run {run.id} did not execute version {version}: {messages}")
         pull_started = min(_epoch(log.timestamp) for log in logs if PULL_LOG in log.message)
 
-    return RunTiming(
-        push=push_done - pushed_at,
-        trigger=triggered - push_done,
-        poll=states["PENDING"] - triggered,
-        start=pull_started - states["PENDING"],
-        pull_load=states["RUNNING"] - pull_started,
-        flow=states["COMPLETED"] - states["RUNNING"],
-        seen=seen - states["COMPLETED"],
-        total=seen - pushed_at,
-        clone=0.0,
+    return RunStamps(
+        run_id=run.id,
+        pushed=pushed_at,
+        push_done=push_done,
+        triggered=triggered,
+        pending=states["PENDING"],
+        pull_started=pull_started,
+        running=states["RUNNING"],
+        completed=states["COMPLETED"],
+        seen=seen,
     )
 
 
@@ -238,6 +363,8 @@ class Mode:
     """Create the pool with `pools/process-pool.yaml`'s merged base job template."""
     warm: bool = False
     """Start runs by forking a process that has already imported Prefect (a prototype)."""
+    docker: bool = False
+    """A Docker pool (`pools/docker-pool.yaml`) and a docker worker: runs in containers."""
 
 
 MODES = {
@@ -258,6 +385,13 @@ MODES = {
     "shipped": Mode("shipped", one_process=False, bytecode_cache=True, shipped_pool=True),
     # `tuned`, but the run's process is forked from one that imported Prefect beforehand.
     "warm": Mode("warm", one_process=True, bytecode_cache=True, warm=True),
+    # pools/docker-pool.yaml served by `prefect worker start --type docker`: each run is a
+    # container of the flows image (compiled bytecode), on the host's network
+    # (benchmarks/push_to_run_docker.py). `bytecode_cache` is for the worker's own process.
+    "docker": Mode("docker", one_process=False, bytecode_cache=True, docker=True),
+    # `docker` with job variable `command: python -m prefect.engine` (one process in the
+    # container instead of `prefect flow-run execute` + supervisor + engine).
+    "docker-tuned": Mode("docker-tuned", one_process=True, bytecode_cache=True, docker=True),
 }
 
 
@@ -356,22 +490,28 @@ def warm_engine(socket_path: Path, workdir: Path, enabled: bool) -> Iterator[Non
 @contextmanager
 def worker_environment(mode: Mode, workdir: Path) -> Iterator[None]:
     """Set the environment the worker (and its flow runs) inherit for `mode`."""
-    saved = {key: os.environ.get(key) for key in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
+    values: dict[str, str | None] = {}
     if mode.bytecode_cache:
-        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-        os.environ["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
-    try:
+        values = {"PYTHONDONTWRITEBYTECODE": None, "PYTHONPYCACHEPREFIX": str(workdir / "pycache")}
+    with environment(values):
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+
+
+def _worker(
+    mode: Mode, server: LiveServer, pool: str, folder: Path, docker: DockerSetup | None
+) -> AbstractContextManager[object]:
+    if mode.docker:
+        assert docker is not None
+        return docker_worker(server, pool, folder, docker.engine.host)
+    return running_worker(server, pool, folder)
 
 
 def measure_push_to_run(
-    server: LiveServer, workdir: Path, runs: int, mode: Mode
+    server: LiveServer,
+    workdir: Path,
+    runs: int,
+    mode: Mode,
+    docker: DockerSetup | None = None,
 ) -> list[RunTiming]:
     """`runs` rounds of push -> run -> Completed with a real worker polling every second."""
     folder = workdir / mode.name
@@ -379,9 +519,20 @@ def measure_push_to_run(
     remote.push_files({FLOW_FILE: FLOW_SOURCE.format(version="v0")}, "initial")
     job_variables: dict[str, Any] = {}
     if mode.one_process:
-        job_variables["command"] = f"{sys.executable} -m prefect.engine"
+        # In a container, `python` is the flows image's virtual environment (first on PATH).
+        python = "python" if mode.docker else sys.executable
+        job_variables["command"] = f"{python} -m prefect.engine"
     if mode.warm:
         job_variables["command"] = warm_client_command(folder / "warm.sock")
+    if mode.docker:
+        job_variables.update(docker_job_variables())
+    template = None
+    if mode.shipped_pool:
+        template = shipped_pool_template()
+    if mode.docker:
+        template = docker_pool_template(remote)
+    if template is not None:
+        ensure_results_block(template, workdir)
     pool = f"{POOL}-{mode.name}"
     deployment_id = deploy(
         f"push-to-run-{mode.name}",
@@ -390,24 +541,33 @@ def measure_push_to_run(
         remote.branch,
         mode.directories,
         job_variables,
-        shipped_pool_template() if mode.shipped_pool else None,
+        template,
+        pool_type="docker" if mode.docker else "process",
     )
+
+    def timed_round(version: str) -> RunTiming:
+        stamps = one_round(remote, deployment_id, version)
+        if not mode.docker:
+            return process_timing(stamps)
+        assert docker is not None
+        return docker_timing(stamps, container_times(docker.engine, stamps.run_id))
+
     timings: list[RunTiming] = []
     with (
         worker_environment(mode, folder),
         warm_engine(folder / "warm.sock", folder, enabled=mode.warm),
-        running_worker(server, pool, folder),
+        _worker(mode, server, pool, folder, docker),
     ):
-        one_round(remote, deployment_id, "warm-up")  # first run: worker and caches warm up
+        timed_round("warm-up")  # first run: worker and caches warm up
         for index in range(runs):
-            timing = one_round(remote, deployment_id, f"v{index + 1}")
+            timing = timed_round(f"v{index + 1}")
             timing.clone = time_clone(remote.url, remote.branch, mode.directories)
             timings.append(timing)
+            phases = ", ".join(f"{name} {value:.2f}" for name, value in timing.phases.items())
+            after = "".join(f"; {name} {value:.2f}" for name, value in timing.after.items())
             print(
-                f"  run {index + 1:2d}: total {timing.total:5.2f} s  (push {timing.push:.2f}, "
-                f"trigger {timing.trigger:.2f}, poll {timing.poll:.2f}, "
-                f"start {timing.start:.2f}, pull+load {timing.pull_load:.2f}, "
-                f"flow {timing.flow:.2f}, seen {timing.seen:.2f}; clone {timing.clone:.3f})",
+                f"  run {index + 1:2d}: total {timing.total:5.2f} s  ({phases}; "
+                f"clone {timing.clone:.3f}{after})",
                 flush=True,
             )
     return timings
@@ -418,9 +578,11 @@ def summarize(label: str, timings: list[RunTiming]) -> dict[str, float]:
     totals = [t.total for t in timings]
     clone_share = [t.clone / t.total for t in timings]
     print(f"\n{label}: {len(timings)} runs")
-    phases = ("total", "push", "trigger", "poll", "start", "pull_load", "flow", "seen", "clone")
-    for phase in phases:
-        values = [getattr(t, phase) for t in timings]
+    rows: dict[str, list[float]] = {"total": totals}
+    for timing in timings:
+        for name, value in {**timing.phases, "clone": timing.clone, **timing.after}.items():
+            rows.setdefault(name, []).append(value)
+    for phase, values in rows.items():
         median, p90 = statistics.median(values), percentile(values, 0.9)
         print(f"  {phase:<10} median {median:5.2f} s   p90 {p90:5.2f} s")
     print(f"  clone share of total: median {statistics.median(clone_share):.1%}")
@@ -507,6 +669,56 @@ def measure_clone_vs_size(workdir: Path, sizes: list[int], repeats: int = 3) -> 
             shutil.rmtree(folder)
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as `uptime` prints them."""
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+#: The rows of `print_phase_table`: the process series' "start" is, in the docker series,
+#: the sum of the three rows under it.
+DOCKER_START = ("create", "ctr start", "py start")
+TABLE_ROWS = (
+    "total",
+    "push",
+    "trigger",
+    "poll",
+    "start",
+    *DOCKER_START,
+    "pull+load",
+    "flow",
+    "seen",
+    "clone",
+    "exit",
+)
+
+
+def _row_value(timing: RunTiming, name: str) -> float | None:
+    """`timing`'s seconds for the table row `name`, or None when its series has no such row."""
+    figures = {"total": timing.total, "clone": timing.clone, **timing.phases, **timing.after}
+    if name == "start" and name not in figures and all(p in figures for p in DOCKER_START):
+        return sum(figures[part] for part in DOCKER_START)
+    return figures.get(name)
+
+
+def print_phase_table(series: dict[str, list[RunTiming]]) -> None:
+    """Median (p90) of every phase, one column per series, as a Markdown table."""
+    print("\nphases, median (p90), seconds:")
+    print("| phase | " + " | ".join(f"`{label}`" for label in series) + " |")
+    print("|---|" + "---|" * len(series))
+    for name in TABLE_ROWS:
+        cells = []
+        for timings in series.values():
+            values = [v for v in (_row_value(t, name) for t in timings) if v is not None]
+            cells.append(
+                f"{statistics.median(values):.2f} ({percentile(values, 0.9):.2f})"
+                if values
+                else "-"
+            )
+        if set(cells) != {"-"}:
+            label = f"↳ {name}" if name in DOCKER_START else name
+            print(f"| {label} | " + " | ".join(cells) + " |")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -519,6 +731,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--sizes", default="1,50,500", help="MB of history for the clone series ('' to skip)"
     )
+    parser.add_argument(
+        "--image-builds",
+        action="store_true",
+        help="then time the flows image's build: cold (a fresh dockerd), layers cached, reused",
+    )
     parser.add_argument("--warm-engine", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.warm_engine:
@@ -526,31 +743,57 @@ def main(argv: list[str] | None = None) -> None:
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
     modes = [MODES[name.strip()] for name in args.modes.split(",") if name.strip()]
 
+    print(f"load average at start: {load_average()} ({os.cpu_count()} CPUs)", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-push-to-run-") as tmp:
         workdir = Path(tmp)
-        server = start_prefect_server(
-            workdir / "server", os.environ.get("PLATFORM_TEST_DATABASE_URL")
-        )
-        os.environ.update(server.client_env())
         results: dict[str, dict[str, float]] = {}
-        try:
+        series: dict[str, list[RunTiming]] = {}
+        with ExitStack() as stack:
+            docker = None
+            if any(mode.docker for mode in modes):
+                docker = stack.enter_context(docker_setup(workdir))
+            server = start_prefect_server(
+                workdir / "server", os.environ.get("PLATFORM_TEST_DATABASE_URL")
+            )
+            stack.callback(server.stop)
+            stack.callback(stop_s3)
+            os.environ.update(server.client_env())
             from prefect.context import refresh_global_settings_context
 
             refresh_global_settings_context()
             for mode in modes:
                 print(f"\n== {mode.name}: push to Completed, worker poll 1 s ==", flush=True)
-                timings = measure_push_to_run(server, workdir, args.runs, mode)
+                timings = measure_push_to_run(server, workdir, args.runs, mode, docker)
+                series[mode.name] = timings
                 results[mode.name] = summarize(mode.name, timings)
-        finally:
-            server.stop()
+                print(f"  load average after {mode.name}: {load_average()}", flush=True)
+            if docker is not None:
+                measure_container_python(docker.engine, docker.image.tag)
         print("\nsummary:")
         for name, figures in results.items():
             print(
                 f"  {name:<13} median {figures['median']:.2f} s  p90 {figures['p90']:.2f} s  "
                 f"clone share {figures['clone_share']:.1%}"
             )
+        if series:
+            print_phase_table(series)
+        if docker is not None:
+            print(
+                f"\nflows image {docker.image.tag}: {docker.size_bytes / 1e6:.0f} MB "
+                f"(docker image inspect Size, {docker.size_bytes} bytes)"
+            )
         if sizes:
             measure_clone_vs_size(workdir, sizes)
+        if args.image_builds:
+            print(f"\nflows image builds (load average {load_average()}):", flush=True)
+            builds = measure_image_builds(workdir)
+            print(
+                f"  cold: base {builds.base_cold:.1f} s + image {builds.image_cold:.1f} s; "
+                f"layers cached {builds.image_layers_cached:.1f} s; "
+                f"reused {builds.image_reused:.2f} s; size {builds.size_bytes / 1e6:.0f} MB"
+            )
+            print(f"  load average after the builds: {load_average()}")
+    print(f"load average at the end: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """The feature catalog: each row of the coverage matrix, the flow that shows it, its test.
 
-`docs/features.md` is generated from this table (and a test fails if it drifts):
+`FEATURES` holds the matrix's covered rows (a flow module each); `GAP_FEATURES` its "gaps"
+rows, which the platform covers (or not yet) with declarations, components and live tests.
+`docs/features.md` is generated from both tables (and a test fails if it drifts):
     python -m flows.catalog > docs/features.md
 """
 
@@ -68,7 +70,9 @@ FEATURES: tuple[Feature, ...] = (
         "State hooks",
         "flows.reliability.hooks",
         f"{_R}::test_failure_hooks_escalate_and_completion_hooks_log",
-        "failure escalated into a variable, hook messages in the run's logs",
+        "failure escalated into a variable, hook messages in the run's logs; `on_cancellation` "
+        "and `on_crashed` on a worker-run flow (also `tests/events/test_runs_stop.py::"
+        "test_a_run_cancelled_through_the_api_ends_cancelled_and_runs_on_cancellation`)",
     ),
     Feature(
         "`allow_failure`",
@@ -213,6 +217,108 @@ FEATURES: tuple[Feature, ...] = (
 )
 
 
+class GapFeature(NamedTuple):
+    """One row of the matrix's "gaps" table: how far the platform covers it, and the proof."""
+
+    feature: str
+    status: str
+    """`covered`, `partly` (what is missing is said in `shows`), `not yet` or `n/a`."""
+    test: str
+    """The test that proves it (empty when not yet covered)."""
+    shows: str
+
+
+_C, _G = "tests/containers/test_docker_pool.py", "tests/gitops/test_private_repo.py"
+
+GAP_FEATURES: tuple[GapFeature, ...] = (
+    GapFeature(
+        "Automations and triggers",
+        "covered",
+        "tests/events/test_triggers_fire.py"
+        "::test_compound_trigger_requiring_all_parts_fires_once_every_part_came",
+        "declared automations applied by the kit fire on a live server: compound (`all` and a "
+        "number), sequence (in order only), proactive, and a `triggers:` entry of prefect.yaml "
+        "(also `tests/events/test_triggers_fire.py::test_sequence_trigger_fires_in_order_and_"
+        "not_out_of_order`, `tests/events/test_triggers_fire.py::test_proactive_trigger_fires_"
+        "when_the_expected_event_does_not_come`, `tests/events/test_triggers_fire.py::test_"
+        "deployment_trigger_in_prefect_yaml_is_an_automation_that_runs_its_deployment`, "
+        "`tests/events/test_runs_stop.py::test_an_automation_cancels_an_overdue_run_which_runs_"
+        "on_cancellation`)",
+    ),
+    GapFeature(
+        "Global concurrency limits",
+        "covered",
+        "tests/program/test_program_applies_objects.py::test_first_up_creates_every_declared_object",
+        "`concurrency-limits.yaml` applied to the server by the program; a flow held by one "
+        f"(also `{_R}::test_concurrency_limit_serialises_the_critical_sections`)",
+    ),
+    GapFeature("Webhooks", "not yet", "", "a self-hosted webhook gateway is planned"),
+    GapFeature(
+        "Remote result storage",
+        "covered",
+        "tests/scheduling/test_results_by_default.py"
+        "::test_a_worker_run_keeps_its_result_in_the_object_store_without_code_changes",
+        "every pool's `env` persists results by default into the stack's `s3-bucket/results`: "
+        "a worker-run deployment with no result settings is read back from S3 in a fresh "
+        f"process (also `{_C}::test_smoke_docker_runs_in_a_container_from_git_and_writes_its_"
+        "result_to_s3`, in a container)",
+    ),
+    GapFeature("prefect-sqlalchemy", "not yet", "", "planned"),
+    GapFeature("prefect-dbt", "not yet", "", "planned"),
+    GapFeature("Notification blocks", "not yet", "", "notification blocks as code are planned"),
+    GapFeature(
+        "Docker/K8s work pools",
+        "partly",
+        f"{_C}::test_smoke_docker_runs_in_a_container_from_git_and_writes_its_result_to_s3",
+        "`pools/docker-pool.yaml` applied and `smoke-docker` run to Completed in a container of "
+        "the flows image by a real prefect-docker worker; Kubernetes: the Job manifest "
+        "prefect-kubernetes builds for each deployment validated "
+        "(`tests/platform/test_kubernetes_jobs.py`), never run on a cluster here",
+    ),
+    GapFeature(
+        "GitHub storage deployments",
+        "covered",
+        f"{_G}::test_a_token_from_a_secret_block_clones_over_https_and_the_run_completes",
+        "code cloned over HTTPS with the token from a Secret block, by a process worker and in "
+        f"a container (also `{_C}::test_a_private_repository_clones_over_https_into_a_"
+        "container_with_the_token`)",
+    ),
+    GapFeature("DaskTaskRunner / RayTaskRunner", "not yet", "", "planned"),
+    GapFeature("Managed execution", "n/a", "", "Prefect Cloud only"),
+    GapFeature(
+        "Custom event triggers",
+        "covered",
+        "tests/events/test_triggers_fire.py::test_an_event_a_flow_emits_fires_an_automation",
+        "a custom event a flow emits fires a declared automation, which runs a deployment with "
+        "a parameter taken from the event (also `tests/events/test_triggers_fire.py::test_"
+        "compound_trigger_requiring_two_of_three_parts_fires_on_the_second`)",
+    ),
+    GapFeature(
+        "Work pool priority",
+        "covered",
+        "tests/scheduling/test_scheduling.py"
+        "::test_a_higher_priority_queue_starts_first_when_the_pool_is_saturated",
+        "a real worker on a saturated pool starts the higher-priority queue's run first, and "
+        "queue and pool concurrency limits hold (also `tests/scheduling/test_scheduling.py"
+        "::test_a_queue_concurrency_limit_holds`); the priorities declared in `pools/` are "
+        "applied (also `tests/declarations/test_loader.py"
+        "::test_limits_variables_and_queues_match_the_contract`)",
+    ),
+    GapFeature(
+        "Flow run infrastructure overrides",
+        "covered",
+        f"{_C}::test_a_per_run_job_variables_override_changes_that_runs_container_only",
+        "per-run `job_variables` change that run's container only, from `run_deployment` and "
+        f"from an automation (also `{_C}::test_an_automations_run_deployment_job_variables_"
+        "change_that_runs_container_only`)",
+    ),
+    GapFeature(
+        "Reverse proxy auth (SSO/OIDC)", "not yet", "", "basic auth only (docs/security.md)"
+    ),
+    GapFeature("RBAC", "n/a", "", "Prefect Cloud only; basic auth has no roles (docs/security.md)"),
+)
+
+
 def render() -> str:
     """The markdown table of `FEATURES` (the content of docs/features.md)."""
     lines = [
@@ -229,6 +335,16 @@ def render() -> str:
     for row in FEATURES:
         path = row.module.replace(".", "/") + ".py"
         lines.append(f"| {row.feature} | `{path}` | `{row.test}` | {row.shows} |")
+    lines += [
+        "",
+        "## The matrix's gaps: platform features",
+        "",
+        "| Feature | Status | Test | What the test shows, or what is missing |",
+        "|---|---|---|---|",
+    ]
+    for gap in GAP_FEATURES:
+        test = f"`{gap.test}`" if gap.test else "none"
+        lines.append(f"| {gap.feature} | {gap.status} | {test} | {gap.shows} |")
     return "\n".join(lines) + "\n"
 
 

@@ -4,9 +4,13 @@ Usage:
     prefect-platform validate [--root PATH] [--stack-config Pulumi.<stack>.yaml]
                               [--block TYPE/NAME ...]
     prefect-platform schemas [--root PATH] [--check]
+    prefect-platform backup [--bucket B] [--prefix P] [--retention-days N] [--keep N] [--list]
+    prefect-platform restore [--bucket B] [--prefix P] [--key KEY] [--force]
 
 ``validate`` exits 0 and prints what is declared, or exits 1 and lists every
 problem as ``file: field: what was expected``. Nothing talks to a server.
+``backup`` / ``restore``: the server's database to and from the object store
+(infra/backup/; secrets from the environment, see docs/operations.md#backups).
 """
 
 from __future__ import annotations
@@ -97,7 +101,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     schemas = commands.add_parser("schemas", help="regenerate schemas/ from the models")
     schemas.add_argument("--root", type=Path, default=Path("."), help="repository root")
     schemas.add_argument("--check", action="store_true", help="fail if schemas/ is out of date")
+    from infra.backup.cli import add_parsers, run
+
+    add_parsers(commands)
     arguments = parser.parse_args(argv)
+    if arguments.command in ("backup", "restore"):
+        return run(arguments)
     if arguments.command == "validate":
         return _validate(arguments.root, arguments.stack_config, arguments.block)
     return _schemas(arguments.root, arguments.check)

@@ -4,10 +4,8 @@ Every key lives in the `prefect-platform:` namespace of a `Pulumi.<stack>.yaml` 
 configuration is validated here, before the program declares a single resource: an unknown key,
 an unknown target, a work pool type that has no worker on the chosen target, a malformed image
 tag or a missing secret raises `ConfigError` naming the key (`prefect-platform:workers[1].type`).
-
-Secrets (`databaseUrl`, `authString`, `s3AccessKey`, `s3SecretKey`) are never part of the model:
-`PlatformConfig` only records whether they are set; the program reads them with
-`pulumi.Config.require_secret`, so they stay secret outputs.
+Secrets (`databaseUrl`, `authString`, `s3AccessKey`, `s3SecretKey`) are never in the model, which
+records whether they are set; the program reads them with `pulumi.Config.require_secret`.
 """
 
 from __future__ import annotations
@@ -17,6 +15,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+
+from infra.backup.settings import BackupConfig
+from infra.components.server_values import incoherence
+from infra.components.versions import FLOWS_IMAGE
 
 NAMESPACE = "prefect-platform"
 """The Pulumi config namespace (the project name in `Pulumi.yaml`)."""
@@ -38,7 +40,13 @@ WORKER_TYPES: dict[str, tuple[str, ...]] = {
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _FLOATING_TAGS = {"latest", "3-latest", "main", "nightly"}
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_NAME = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
 _POOL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+# An image reference with its registry and path, a tag and/or a sha256 digest.
+_IMAGE_REFERENCE = re.compile(
+    r"^(?P<name>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+)
 
 
 class ConfigError(ValueError):
@@ -52,6 +60,17 @@ def _pinned_tag(value: str) -> str:
         )
     if value in _FLOATING_TAGS:
         raise ValueError(f"{value!r} is a floating tag; pin an exact version")
+    return value
+
+
+def _pinned_image(value: str) -> str:
+    match = _IMAGE_REFERENCE.fullmatch(value)
+    if match is None:
+        raise ValueError(f"{value!r} is not an image reference (registry/path:tag[@sha256:...])")
+    if match["digest"] is None:
+        if match["tag"] is None:
+            raise ValueError(f"{value!r} has neither a tag nor a digest; pin one")
+        _pinned_tag(match["tag"])
     return value
 
 
@@ -74,7 +93,8 @@ class ServerConfig(_Model):
         default=False, description="Run background services as their own deployment."
     )
     redis: bool = Field(
-        default=False, description="Deploy Redis for messaging (needed with several replicas)."
+        default=False,
+        description="Deploy Redis for messaging and Docket (needs separateBackgroundServices).",
     )
     node_port: int | None = Field(
         default=None,
@@ -86,15 +106,27 @@ class ServerConfig(_Model):
         default=None, description="Host name of an Ingress for the UI/API (none by default)."
     )
     ingress_class_name: str = Field(default="", description="IngressClass of that Ingress.")
+    ingress_tls_secret: str | None = Field(
+        default=None, pattern=_DNS_NAME, description="Existing TLS Secret the Ingress serves."
+    )
+    ingress_cluster_issuer: str | None = Field(
+        default=None, pattern=_DNS_NAME, description="cert-manager ClusterIssuer of its cert."
+    )
     public_url: str = Field(
         default="http://127.0.0.1:4200",
         description="URL users open in a browser (the UI calls `<publicUrl>/api`).",
     )
 
     @model_validator(mode="after")
-    def _ha_needs_redis(self) -> ServerConfig:
-        if (self.replicas > 1 or self.separate_background_services) and not self.redis:
-            raise ValueError("replicas > 1 or separateBackgroundServices needs redis: true")
+    def _coherent(self) -> ServerConfig:
+        problem = incoherence(
+            **self.model_dump(
+                include={"replicas", "separate_background_services", "redis", "public_url"}
+                | {"ingress_host", "ingress_tls_secret", "ingress_cluster_issuer"}
+            )
+        )
+        if problem is not None:
+            raise KeyedError(f"server.{problem[0]}", problem[1])
         return self
 
 
@@ -172,10 +204,19 @@ class PlatformConfig(_Model):
     )
     namespace: str = Field(default="prefect", description="Kubernetes namespace.")
     prefect_image_tag: str = Field(
-        default="3.9.1-python3.11", description="Tag of `prefecthq/prefect` for server and workers."
+        default="3.9.1-python3.11",
+        description="Tag of `prefecthq/prefect` for the server and Kubernetes workers.",
+    )
+    flows_image: str = Field(
+        default=FLOWS_IMAGE,
+        description="Where this stack's nodes pull the flows image from (e.g. the GHCR reference "
+        "`deploy.yml` pushes); replaces `FLOWS_IMAGE` wherever pools and deployments name it.",
     )
     helm_values_overlay: str | None = Field(
-        default=None, description="Overlay in `helm-values/<chart>/` (default: the stack name)."
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
+        description="Overlay in `helm-values/<chart>/` (default: the stack name); a file name "
+        "without `.yaml`, never a path.",
     )
     server: ServerConfig = Field(default_factory=ServerConfig, description="Prefect server.")
     workers: list[WorkerConfig] = Field(default_factory=list, description="One per pool.")
@@ -192,6 +233,7 @@ class PlatformConfig(_Model):
         default=False, description="`protect` stateful resources (prod): destroy refuses."
     )
     docker: DockerConfig = Field(default_factory=DockerConfig, description="Docker target.")
+    backup: BackupConfig = Field(default_factory=BackupConfig, description="Database backups.")
     api_url: str | None = Field(default=None, description="Server API URL (`external` only).")
     external_object_store: ExternalObjectStoreConfig | None = Field(
         default=None, description="Existing S3 endpoint (`external` only)."
@@ -204,6 +246,11 @@ class PlatformConfig(_Model):
     @classmethod
     def _tag(cls, value: str) -> str:
         return _pinned_tag(value)
+
+    @field_validator("flows_image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        return _pinned_image(value)
 
     @field_validator("namespace")
     @classmethod

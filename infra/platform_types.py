@@ -30,6 +30,19 @@ class PoolSpec:
         spec = template.get("variables", {}).get("properties", {}).get(variable, {})
         return spec.get("default") if isinstance(spec, Mapping) else None
 
+    def service_account_name(self) -> str | None:
+        """The account a Kubernetes pool's flow-run pods run as.
+
+        Fixed in the job manifest by the declarations (`POOL_FIXED_VARIABLES`); a template that
+        still has the `{{ service_account_name }}` placeholder gives the variable's default.
+        """
+        manifest = (self.base_job_template or {}).get("job_configuration", {}).get("job_manifest")
+        pod = (manifest or {}).get("spec", {}).get("template", {}).get("spec", {})
+        account = pod.get("serviceAccountName")
+        if account == "{{ service_account_name }}":
+            account = self.job_default("service_account_name")
+        return account if isinstance(account, str) and account else None
+
 
 @dataclass(frozen=True)
 class S3Access:

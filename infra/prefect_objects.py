@@ -66,6 +66,8 @@ class PrefectObjects(pulumi.ComponentResource):
     """Every Prefect object of a stack, one dynamic resource per object."""
 
     counts: pulumi.Output[dict[str, int]]
+    work_pools: dict[str, WorkPool]
+    """The resource owning each declared work pool, by name (workers wait for theirs)."""
 
     def __init__(
         self, name: str, args: PrefectObjectsArgs, opts: pulumi.ResourceOptions | None = None
@@ -81,6 +83,7 @@ class PrefectObjects(pulumi.ComponentResource):
             pool.name: WorkPool(f"pool-{pool.name}", pool.provider_inputs(), connection, child())
             for pool in declared.work_pools
         }
+        self.work_pools = pools
         queues = {
             (queue.pool, queue.name): WorkQueue(
                 f"queue-{queue.pool}-{queue.name}",

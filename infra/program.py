@@ -16,8 +16,9 @@ import pulumi
 from infra.components.values import REPO_ROOT
 from infra.config import NAMESPACE, ConfigError, PlatformConfig
 from infra.config_loader import load_config
-from infra.declarations import Declarations, load_declarations
+from infra.declarations import PLATFORM_BLOCKS, Declarations, load_declarations
 from infra.declarations.deployments import unresolved_environment
+from infra.flows_image import use_flows_image
 from infra.platform_types import Platform, PoolSpec
 from infra.prefect_objects import PrefectObjects, PrefectObjectsArgs, platform_blocks
 from infra.providers import Connection
@@ -25,7 +26,10 @@ from infra.targets import docker, external, kubernetes
 
 
 def build_platform(
-    config: PlatformConfig, stack: str, pools: Sequence[PoolSpec] | None = None
+    config: PlatformConfig,
+    stack: str,
+    pools: Sequence[PoolSpec] | None = None,
+    pool_owners: kubernetes.PoolOwners | None = None,
 ) -> Platform:
     """Declare the platform of one stack.
 
@@ -40,11 +44,13 @@ def build_platform(
         ConfigError: a worker names a pool that is not declared or has another type.
     """
     declared = _check_pools(config, pools)
-    if config.target == "external":
-        return external.build(config)
-    if config.target == "docker":
-        return docker.build(config)
-    return kubernetes.build(config, config.helm_values_overlay or stack, declared)
+    if config.target == "kubernetes":
+        overlay = config.helm_values_overlay or stack
+        return kubernetes.build(config, overlay, declared, pool_owners)
+    platform = external.build(config) if config.target == "external" else docker.build(config)
+    if pool_owners is not None:
+        pool_owners(platform)
+    return platform
 
 
 def _check_pools(
@@ -91,6 +97,39 @@ def _require_pull_step_environment(declarations: Declarations) -> None:
             )
 
 
+STORAGE_SETTINGS = (
+    "PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK",
+    "PREFECT_TASKS_SCHEDULING_DEFAULT_STORAGE_BLOCK",
+)
+"""Environment settings that name a block every run loads at start (a missing one fails it)."""
+
+
+def _require_storage_blocks(declarations: Declarations, config: PlatformConfig) -> None:
+    """Fail before any change when runs would load an object-store block the stack lacks.
+
+    The pools keep results in `s3-bucket/results` (their `env`), which the stack provisions
+    only with an object store: an `external` target without `externalObjectStore` has none,
+    and every run would fail at start instead.
+    """
+    if config.target != "external" or config.external_object_store is not None:
+        return
+    missing = PLATFORM_BLOCKS - {"secret/github-token"}
+    owners = [(f"pools/ {pool.name!r}", pool.job_variables) for pool in declarations.work_pools]
+    owners += [
+        (f"prefect.yaml: deployment {item.reference!r}", item.entry.work_pool.job_variables)
+        for item in declarations.deployments
+    ]
+    for where, job_variables in owners:
+        env = job_variables.get("env") or {}
+        for setting in STORAGE_SETTINGS:
+            if env.get(setting) in missing:
+                raise ConfigError(
+                    f"{where}: job_variables.env.{setting} names {env[setting]!r}, which this "
+                    f"stack does not provision (target 'external' without "
+                    f"{NAMESPACE}:externalObjectStore); set that, or override the env"
+                )
+
+
 def export_outputs(platform: Platform) -> None:
     """The stack outputs: UI URL, API URL, S3 endpoint and keys, auth string (secrets), open-UI."""
     pulumi.export("uiUrl", platform.ui_url)
@@ -115,22 +154,29 @@ def main(root: Path = REPO_ROOT) -> Platform:
     """
     config = load_config()
     settings = pulumi.Config(NAMESPACE)
-    declarations = load_declarations(root, settings.get_object("overrides"))
+    declarations = use_flows_image(
+        load_declarations(root, settings.get_object("overrides")), config.flows_image
+    )
     pools = [
         PoolSpec(pool.name, pool.type, pool.merged_base_job_template())
         for pool in declarations.work_pools
     ]
-    platform = build_platform(config, pulumi.get_stack(), pools)
-    # Prefect objects: declarations applied to this server
     _require_pull_step_environment(declarations)
-    blocks = platform_blocks(platform.s3, settings.get_secret("githubToken"))
-    connection: pulumi.Output[Connection] = pulumi.Output.all(
-        platform.api_url, platform.auth_string
-    ).apply(lambda values: Connection(api_url=values[0], auth_string=values[1]))
-    PrefectObjects(
-        "prefect-objects",
-        PrefectObjectsArgs(declarations, connection, blocks),
-        pulumi.ResourceOptions(depends_on=platform.ready),
-    )
+    _require_storage_blocks(declarations, config)
+
+    def apply_objects(platform: Platform) -> Mapping[str, pulumi.Resource]:
+        # Prefect objects: declarations applied to this server, before its workers start
+        blocks = platform_blocks(platform.s3, settings.get_secret("githubToken"))
+        connection: pulumi.Output[Connection] = pulumi.Output.all(
+            platform.api_url, platform.auth_string
+        ).apply(lambda values: Connection(api_url=values[0], auth_string=values[1]))
+        objects = PrefectObjects(
+            "prefect-objects",
+            PrefectObjectsArgs(declarations, connection, blocks),
+            pulumi.ResourceOptions(depends_on=platform.ready),
+        )
+        return objects.work_pools
+
+    platform = build_platform(config, pulumi.get_stack(), pools, apply_objects)
     export_outputs(platform)
     return platform

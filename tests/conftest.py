@@ -7,6 +7,7 @@ Fixtures:
     git_remote: a bare git repository with HEAD on main.
     process_worker: a factory that runs a real process worker for a pool.
     api: read-back helpers (task runs, state histories, logs, events) over the server's API.
+    https_git_server: `git_remote` served over HTTPS with token auth (nginx + git http-backend).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from pathlib import Path
 import pytest
 
 from tests.harness.api import Api
+from tests.harness.git_https import HttpsGitServer, missing_packages, start_https_git_server
 from tests.harness.git_remote import GitRemote, create_git_remote
 from tests.harness.live_server import DATABASE_URL_ENV, LiveServer, start_prefect_server
-from tests.harness.processes import STARTED, ManagedProcess
+from tests.harness.processes import STARTED, ManagedProcess, environment
 from tests.harness.s3 import S3Server, start_s3_server
 from tests.harness.worker import running_worker
 
@@ -40,17 +42,11 @@ def harness_dir() -> Iterator[Path]:
 def prefect_server(harness_dir: Path) -> Iterator[LiveServer]:
     """A live Prefect server; the in-process client talks to it with the auth string."""
     server = start_prefect_server(harness_dir / "server", os.environ.get(DATABASE_URL_ENV))
-    saved = {key: os.environ.get(key) for key in server.client_env()}
-    os.environ.update(server.client_env())
-    _refresh_prefect_settings()
     try:
-        yield server
+        with environment(server.client_env()):
+            _refresh_prefect_settings()
+            yield server
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         _flush_prefect_logs()
         _refresh_prefect_settings()
         server.stop()
@@ -122,3 +118,30 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         for index, process in enumerate(STARTED):
             if process.running or index >= first:
                 report.sections.append((f"log of {process.name}", process.log_tail()))
+
+
+@pytest.fixture(scope="session")
+def https_git_server(
+    git_remote: GitRemote, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[HttpsGitServer]:
+    """`git_remote` served over HTTPS with token auth, as GitHub serves a private repository.
+
+    Needs the Debian packages nginx and fcgiwrap (and git's ``git-http-backend``): without
+    them the tests that ask for this fixture skip, saying which to install, except under
+    ``CI=true``, where they fail.
+    """
+    missing = missing_packages()
+    if missing:
+        reason = (
+            "the HTTPS git server needs the Debian packages "
+            f"{' '.join(missing)} (apt-get install {' '.join(missing)})"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        print(f"skipped: {reason}")
+        pytest.skip(reason)
+    server = start_https_git_server(tmp_path_factory.mktemp("git-https"), git_remote)
+    try:
+        yield server
+    finally:
+        server.stop()

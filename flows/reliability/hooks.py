@@ -1,13 +1,17 @@
-"""State hooks: `on_completion`, `on_failure`, and escalation.
+"""State hooks: `on_completion`, `on_failure`, `on_cancellation`, `on_crashed`, and escalation.
 
 Demonstrates: hooks on a task and on a flow run when the run reaches a final state; the flow's
 failure hook escalates by recording the failure in a Prefect variable (which an automation, a
-dashboard or an on-call tool can read) and logging it on the run.
+dashboard or an on-call tool can read) and logging it on the run. `long_job` runs until it is
+stopped: cancelled (from the UI, the API or an automation's `cancel-flow-run`) it runs its
+`on_cancellation` hook; killed under its worker (a crash) it runs its `on_crashed` hook; both
+record what happened in a Prefect variable.
 
 Run it:
     python -m flows.reliability.hooks
 """
 
+import time
 from typing import Any
 
 from prefect import Flow, Task, flow, task
@@ -36,6 +40,23 @@ def escalate(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None
     )
 
 
+def _record_stop(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any], hook: str) -> None:
+    name = str(flow_run.parameters["report_variable"])
+    record = {"hook": hook, "flow_run": flow_run.name, "state": state.name}
+    Variable.set(name, record, overwrite=True)
+    flow_run_logger(flow_run, flow).warning("%s hook: %s is %s", hook, flow_run.name, state.name)
+
+
+def record_cancellation(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
+    """Flow hook: the run was cancelled; say so where on-call tooling looks."""
+    _record_stop(flow, flow_run, state, "on_cancellation")
+
+
+def record_crash(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
+    """Flow hook: the run's process died under it; say so where on-call tooling looks."""
+    _record_stop(flow, flow_run, state, "on_crashed")
+
+
 @task(on_failure=[log_task_failure])
 def charge(amount: int) -> int:
     """Charge an amount; a negative amount is an error."""
@@ -48,6 +69,14 @@ def charge(amount: int) -> int:
 def billing_run(amount: int = 10, escalation_variable: str = "billing-escalation") -> int:
     """Charge `amount`; on failure the run escalates to `escalation_variable`."""
     return charge(amount)
+
+
+@flow(name="long-job", on_cancellation=[record_cancellation], on_crashed=[record_crash])
+def long_job(seconds: int = 600, report_variable: str = "long-job-stopped") -> int:
+    """Work for `seconds`, one second at a time; a cancelled or crashed run reports itself."""
+    for _ in range(seconds):
+        time.sleep(1)
+    return seconds
 
 
 if __name__ == "__main__":

@@ -19,15 +19,15 @@ from infra.components.docker_container import Placement, container
 from infra.components.object_store import bucket_script
 from infra.components.versions import (
     AWS_CLI_IMAGE,
+    FLOWS_IMAGE,
     MINIO_IMAGE,
     MINIO_TAG,
     POSTGRES_IMAGE,
-    PREFECT_AWS_VERSION,
-    PREFECT_DOCKER_VERSION,
     PREFECT_IMAGE,
     SEAWEEDFS_IMAGE,
     SEAWEEDFS_TAG,
 )
+from infra.components.worker import NO_CREATE_POOL
 
 Output = pulumi.Output[str]
 
@@ -58,7 +58,9 @@ class DockerHostArgs:
     """Inputs of `DockerHost`."""
 
     image_tag: str
-    """Tag of `prefecthq/prefect`."""
+    """Tag of `prefecthq/prefect` (the server)."""
+    flows_image: str = FLOWS_IMAGE
+    """The image the workers run (images/flows/Dockerfile; `scripts/up.sh` builds it)."""
     pools: Sequence[DockerWorkerPool] = ()
     """Pools that get a worker (process and/or docker)."""
     buckets: tuple[str, ...] = ("prefect-results",)
@@ -226,10 +228,8 @@ class DockerHost(pulumi.ComponentResource):
         )
 
     def _worker(self, pool: DockerWorkerPool, server: docker.Container) -> docker.Container:
-        packages = f"prefect-aws=={PREFECT_AWS_VERSION}"
         mounts = None
         if pool.type == "docker":
-            packages += f" prefect-docker=={PREFECT_DOCKER_VERSION}"
             mounts = [
                 docker.ContainerMountArgs(
                     source="/var/run/docker.sock", target="/var/run/docker.sock", type="bind"
@@ -238,7 +238,9 @@ class DockerHost(pulumi.ComponentResource):
         return container(
             self._place,
             f"worker-{pool.name}",
-            f"{PREFECT_IMAGE}:{self._args.image_tag}",
+            # The flows image: Prefect, prefect-docker and prefect-aws as uv.lock pins them, so
+            # nothing is installed when the worker starts (a process pool's runs use it too).
+            self._args.flows_image,
             command=[
                 "prefect",
                 "worker",
@@ -248,11 +250,12 @@ class DockerHost(pulumi.ComponentResource):
                 "--type",
                 pool.type,
                 "--with-healthcheck",
+                # The pool is the work-pool resource's alone; until it exists the worker waits.
+                NO_CREATE_POOL,
             ],
             envs={
                 "PREFECT_API_URL": f"http://{SERVER_HOST}:4200/api",
                 "PREFECT_API_AUTH_STRING": self.auth_string,
-                "EXTRA_PIP_PACKAGES": packages,
                 "PREFECT_WORKER_WEBSERVER_HOST": "127.0.0.1",
                 "PREFECT_WORKER_WEBSERVER_PORT": "8080",
             },

@@ -23,14 +23,19 @@ SERVICE_NAME = "object-store"
 CREDENTIALS_SECRET_NAME = "object-store-credentials"
 """Kubernetes Secret with keys `access-key` and `secret-key`."""
 
-_NON_ROOT: dict[str, Any] = {
+RESTRICTED_CONTAINER: dict[str, Any] = {
     "runAsNonRoot": True,
-    "runAsUser": 1000,
-    "runAsGroup": 1000,
     "allowPrivilegeEscalation": False,
-    "readOnlyRootFilesystem": False,
     "capabilities": {"drop": ["ALL"]},
     "seccompProfile": {"type": "RuntimeDefault"},
+}
+"""A container's settings under the Pod Security Standard `restricted` profile."""
+
+_NON_ROOT: dict[str, Any] = {
+    **RESTRICTED_CONTAINER,
+    "runAsUser": 1000,
+    "runAsGroup": 1000,
+    "readOnlyRootFilesystem": False,
 }
 
 
@@ -51,11 +56,12 @@ class ObjectStoreArgs:
     node_port: int | None = None
     """Expose S3 as this NodePort (ClusterIP otherwise)."""
     protect: bool = False
-    """`protect` the data volume too (it is always retained on delete)."""
+    """Keep the data volume: `protect` it and retain it on delete (the namespace too, see
+    `infra/targets/kubernetes.py`); False: `pulumi destroy` deletes it."""
 
 
 class ObjectStore(pulumi.ComponentResource):
-    """An S3 server with generated credentials, a retained volume and the stack's buckets."""
+    """An S3 server with generated credentials, a data volume and the stack's buckets."""
 
     endpoint_url: pulumi.Output[str]
     access_key: pulumi.Output[str]
@@ -89,7 +95,9 @@ class ObjectStore(pulumi.ComponentResource):
                     requests={"storage": args.storage_size}
                 ),
             ),
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=args.protect),
+            opts=pulumi.ResourceOptions(
+                parent=self, retain_on_delete=args.protect, protect=args.protect
+            ),
         )
         deployment = k8s.apps.v1.Deployment(
             f"{name}-server",

@@ -3,65 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from infra.components.versions import (
-    HELM_REPOSITORY,
-    PREFECT_IMAGE,
-    PREFECT_SERVER_CHART_VERSION,
+from infra.components.server_values import (
+    AUTH_SECRET_NAME,
+    DATABASE_SECRET_NAME,
+    DOCKET_URL_KEY,
+    REDIS_SECRET_NAME,
+    RELEASE_NAME,
+    PrefectServerArgs,
+    incoherence,
+    redis_host,
+    server_values,
 )
-from infra.merging import deep_merge
+from infra.components.versions import HELM_REPOSITORY
 
-RELEASE_NAME = "prefect-server"
-"""Helm release name (also the chart's fullname: Services are `prefect-server`, `-postgresql`)."""
-
-AUTH_SECRET_NAME = "prefect-server-auth"
-"""Kubernetes Secret holding `auth-string` (`admin:<generated password>`)."""
-
-DATABASE_SECRET_NAME = "prefect-server-database"
-"""Kubernetes Secret holding `connection-string` (and `password` for the bundled PostgreSQL)."""
-
-REDIS_SECRET_NAME = "prefect-server-redis"
-"""Kubernetes Secret holding `redis-password` when Redis is on."""
-
-
-@dataclass(frozen=True)
-class PrefectServerArgs:
-    """Inputs of `PrefectServer`; defaults are the secure, single-replica choice."""
-
-    namespace: str
-    """Namespace to install into (must exist)."""
-    image_tag: str
-    """Tag of `prefecthq/prefect`, e.g. `3.9.1-python3.11`."""
-    public_url: str
-    """URL a browser (and the Pulumi process) reaches the server on, without `/api`."""
-    values: Mapping[str, Any] = field(default_factory=dict)
-    """Base values merged with the stack overlay (no secrets)."""
-    database: Literal["bundled", "external"] = "bundled"
-    """`bundled`: the chart's PostgreSQL; `external`: `database_url`."""
-    database_url: pulumi.Input[str] | None = None
-    """Secret SQLAlchemy URL of the external database (`postgresql+asyncpg://...`)."""
-    replicas: int = 1
-    """API server replicas."""
-    separate_background_services: bool = False
-    """Run background services as their own deployment."""
-    redis: bool = False
-    """Deploy the chart's Redis for messaging (required for several replicas)."""
-    node_port: int | None = None
-    """Expose the service as this NodePort instead of ClusterIP."""
-    ingress_host: str | None = None
-    """Create an Ingress for this host."""
-    ingress_class_name: str = ""
-    """IngressClass of that Ingress."""
-    auth_rotation: str = "1"
-    """Changing it generates a new admin password and restarts the server pods."""
-    chart_version: str = PREFECT_SERVER_CHART_VERSION
-    """Pinned prefect-server chart version."""
+__all__ = ["PrefectServer", "PrefectServerArgs"]
 
 
 class PrefectServer(pulumi.ComponentResource):
@@ -78,8 +38,17 @@ class PrefectServer(pulumi.ComponentResource):
     ) -> None:
         if args.database == "external" and args.database_url is None:
             raise ValueError(f"{name}: database 'external' needs database_url")
-        if args.replicas > 1 and not args.redis:
-            raise ValueError(f"{name}: several replicas need redis for messaging")
+        problem = incoherence(
+            replicas=args.replicas,
+            separate_background_services=args.separate_background_services,
+            redis=args.redis,
+            ingress_host=args.ingress_host,
+            ingress_tls_secret=args.ingress_tls_secret,
+            ingress_cluster_issuer=args.ingress_cluster_issuer,
+            public_url=args.public_url,
+        )
+        if problem is not None:
+            raise ValueError(f"{name}: server.{problem[0]}: {problem[1]}")
         super().__init__("prefect-platform:kubernetes:PrefectServer", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -99,13 +68,16 @@ class PrefectServer(pulumi.ComponentResource):
             redis_password = random.RandomPassword(
                 f"{name}-redis-password", length=32, special=False, opts=child
             )
+            docket_url = pulumi.Output.concat(
+                "redis://:", redis_password.result, f"@{redis_host(args.namespace)}:6379/0"
+            )
             secrets.append(
                 self._secret(
                     name,
                     "redis",
                     REDIS_SECRET_NAME,
                     args,
-                    {"redis-password": redis_password.result},
+                    {"redis-password": redis_password.result, DOCKET_URL_KEY: docket_url},
                 )
             )
         release = k8s.helm.v3.Release(
@@ -182,75 +154,3 @@ class PrefectServer(pulumi.ComponentResource):
             args,
             {"password": password.result, "connection-string": url},
         )
-
-
-ROTATION_ANNOTATION = "prefect-platform/auth-rotation"
-"""Pod annotation carrying `authRotation`: a new value rolls the pods onto the new password."""
-
-
-def server_values(args: PrefectServerArgs) -> dict[str, Any]:
-    """The chart values: the given base/overlay plus what the program owns (no secret values)."""
-    rotation = {ROTATION_ANNOTATION: args.auth_rotation}
-    owned: dict[str, Any] = {
-        "fullnameOverride": RELEASE_NAME,
-        "global": {
-            "prefect": {"image": {"repository": PREFECT_IMAGE, "prefectTag": args.image_tag}}
-        },
-        "server": {
-            "replicaCount": args.replicas,
-            "basicAuth": {"enabled": True, "authString": "", "existingSecret": AUTH_SECRET_NAME},
-            "uiConfig": {"prefectUiApiUrl": f"{args.public_url.rstrip('/')}/api"},
-            "podAnnotations": rotation,
-        },
-        "backgroundServices": {
-            "runAsSeparateDeployment": args.separate_background_services,
-            "podAnnotations": rotation,
-        },
-        "secret": {"create": False, "name": DATABASE_SECRET_NAME},
-        "service": {"type": "NodePort" if args.node_port else "ClusterIP"},
-        "postgresql": {"enabled": args.database == "bundled"},
-        "redis": {"enabled": args.redis},
-    }
-    if args.node_port:
-        owned["service"]["nodePort"] = str(args.node_port)
-    if args.database == "bundled":
-        owned["postgresql"] = {
-            "enabled": True,
-            "auth": {
-                "enablePostgresUser": False,
-                "database": "server",
-                "username": "prefect",
-                "password": "",
-                "existingSecret": DATABASE_SECRET_NAME,
-                "secretKeys": {"userPasswordKey": "password"},
-            },
-            "primary": {"persistence": {"enabled": True}},
-        }
-    if args.redis:
-        owned["redis"] = {
-            "enabled": True,
-            "auth": {
-                "enabled": True,
-                "existingSecret": REDIS_SECRET_NAME,
-                "existingSecretPasswordKey": "redis-password",
-            },
-        }
-        owned["backgroundServices"]["messaging"] = {
-            "broker": "prefect_redis.messaging",
-            "cache": "prefect_redis.messaging",
-            "redis": {
-                "host": f"{RELEASE_NAME}-redis-master.{args.namespace}.svc.cluster.local",
-                "port": 6379,
-                "existingSecret": REDIS_SECRET_NAME,
-                "existingSecretPasswordKey": "redis-password",
-            },
-        }
-    if args.ingress_host:
-        owned["ingress"] = {
-            "enabled": True,
-            "className": args.ingress_class_name,
-            "host": {"hostname": args.ingress_host, "path": "/", "pathType": "Prefix"},
-            "tls": True,
-        }
-    merged: dict[str, Any] = deep_merge(args.values, owned)
-    return merged

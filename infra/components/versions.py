@@ -12,12 +12,6 @@ PREFECT_WORKER_CHART_VERSION = "2026.8.18172642"
 PREFECT_IMAGE = "prefecthq/prefect"
 """Server and worker image repository; the tag is `prefect-platform:prefectImageTag`."""
 
-PREFECT_DOCKER_VERSION = "0.7.4"
-"""prefect-docker installed into the Docker-target worker (same as uv.lock)."""
-
-PREFECT_AWS_VERSION = "0.7.12"
-"""prefect-aws installed into Docker-target workers, for S3 results."""
-
 MINIO_IMAGE = "quay.io/minio/minio"
 """MinIO's archived images (Docker Hub images were removed in September 2026)."""
 
@@ -44,3 +38,8 @@ FLOWS_IMAGE = "prefect-platform-flows:3.9.1-python3.11"
 
 pools/*.yaml and prefect.yaml name it; tests/containers/test_flows_image.py checks they agree.
 """
+
+BACKUP_DUMP_IMAGE = POSTGRES_IMAGE
+"""`pg_dump` of the scheduled database backup (infra/components/database_backup.py): its major
+version (16) must be at least the server's (the chart's bundled PostgreSQL is 15.4). The upload
+runs `AWS_CLI_IMAGE`."""

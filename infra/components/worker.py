@@ -1,8 +1,14 @@
-"""Worker: the prefect-worker Helm chart for one Kubernetes work pool."""
+"""Worker: the prefect-worker Helm chart for one Kubernetes work pool.
+
+The pool belongs to the program's work-pool resource alone (`PrefectObjects`): the worker never
+creates it (`--no-create-pool-if-not-found`) and the chart gets no `baseJobTemplate`, so neither
+its `sync-base-job-template` init container nor `prefect worker start --base-job-template` writes
+the pool's template, and no per-chart ConfigMap (named `prefect-worker-base-job-template` whatever
+the release, templates/_helpers.tpl `worker.baseJobTemplateName`) collides between two pools.
+"""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,6 +19,9 @@ import pulumi_kubernetes as k8s
 
 from infra.components.versions import HELM_REPOSITORY, PREFECT_IMAGE, PREFECT_WORKER_CHART_VERSION
 from infra.merging import deep_merge
+
+NO_CREATE_POOL = "--no-create-pool-if-not-found"
+"""`prefect worker start` flag: a missing pool is waited for (with a warning), never created."""
 
 
 def release_name(pool_name: str) -> str:
@@ -38,7 +47,9 @@ class WorkerArgs:
     image_tag: str
     """Tag of `prefecthq/prefect`; the worker runs `<tag>-kubernetes`."""
     base_job_template: Mapping[str, Any] | None = None
-    """The pool's full base job template (from `pools/`); None keeps the chart's default."""
+    """The pool's base job template (from `pools/`): checked here, applied by the pool resource."""
+    pool_resource: pulumi.Resource | None = None
+    """The Pulumi resource that owns the pool; the release is installed after it."""
     values: Mapping[str, Any] = field(default_factory=dict)
     """Base values merged with the stack overlay (no secrets)."""
     replicas: int = 1
@@ -80,7 +91,10 @@ class Worker(pulumi.ComponentResource):
                 timeout=600,
                 max_history=5,
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[args.pool_resource] if args.pool_resource is not None else None,
+            ),
         )
         self.pool_name = pulumi.Output.from_input(args.pool_name)
         self.release_name = release.name.apply(lambda n: n or release_name(args.pool_name))
@@ -90,8 +104,6 @@ class Worker(pulumi.ComponentResource):
 def worker_values(args: WorkerArgs, api_url: str, auth_secret_name: str) -> dict[str, Any]:
     """The chart values for one pool (the auth string is referenced by Secret name only)."""
     config: dict[str, Any] = {"workPool": args.pool_name, "type": "kubernetes"}
-    if args.base_job_template is not None:
-        config["baseJobTemplate"] = {"configuration": json.dumps(args.base_job_template)}
     owned: dict[str, Any] = {
         "fullnameOverride": release_name(args.pool_name),
         "worker": {
@@ -99,6 +111,8 @@ def worker_values(args: WorkerArgs, api_url: str, auth_secret_name: str) -> dict
             "podAnnotations": {"prefect-platform/auth-rotation": args.auth_rotation},
             "image": {"repository": PREFECT_IMAGE, "prefectTag": f"{args.image_tag}-kubernetes"},
             "config": config,
+            # Appended to `prefect worker start` (templates/deployment.yaml, `worker.extraArgs`).
+            "extraArgs": [NO_CREATE_POOL],
             "apiConfig": "selfHostedServer",
             "selfHostedServerApiConfig": {
                 "apiUrl": api_url,

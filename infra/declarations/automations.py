@@ -141,7 +141,7 @@ def check_automation(
                         substituted.setdefault(list_name, {})[index] = name
             actions.append(action)
         document[list_name] = actions
-    if _has_metric(declaration.trigger):
+    if has_metric(declaration.trigger):
         problems.append(("trigger", "metric triggers are Prefect Cloud only"))
     if problems:
         return {}, references, problems
@@ -168,14 +168,14 @@ def check_automation(
                         f"unknown action type {action_model.type!r}",
                     )
                 )
-    problems.extend(_unknown_fields(declaration.trigger, model.trigger, "trigger"))
+    problems.extend(unknown_fields(declaration.trigger, model.trigger, "trigger"))
     for list_name in ACTION_LISTS:
         for index, (raw, action_model) in enumerate(
             zip(document[list_name], getattr(model, list_name), strict=True)
         ):
             if type(action_model).__name__ == "UnknownAction":
                 continue
-            problems.extend(_unknown_fields(raw, action_model, join_field(list_name, index)))
+            problems.extend(unknown_fields(raw, action_model, join_field(list_name, index)))
     if problems:
         return {}, references, problems
 
@@ -208,16 +208,17 @@ def _rename_id_fields(field: str, document: dict[str, Any]) -> str:
     return field
 
 
-def _has_metric(trigger: dict[str, Any]) -> bool:
+def has_metric(trigger: dict[str, Any]) -> bool:
+    """Whether the trigger, or one nested in it, is a metric trigger (Prefect Cloud only)."""
     if trigger.get("type") == "metric" or trigger.get("posture") == "Metric":
         return True
     nested = trigger.get("triggers")
     return isinstance(nested, list) and any(
-        isinstance(item, dict) and _has_metric(item) for item in nested
+        isinstance(item, dict) and has_metric(item) for item in nested
     )
 
 
-def _unknown_fields(raw: Any, model: Any, where: str) -> list[tuple[str, str]]:
+def unknown_fields(raw: Any, model: Any, where: str) -> list[tuple[str, str]]:
     """Keys in the file that Prefect's (extra="ignore") models would silently drop."""
     if (
         not isinstance(raw, dict)
@@ -236,9 +237,9 @@ def _unknown_fields(raw: Any, model: Any, where: str) -> list[tuple[str, str]]:
         attribute = getattr(model, key, None)
         if isinstance(value, list) and isinstance(attribute, list):
             for index, (item, item_model) in enumerate(zip(value, attribute, strict=False)):
-                problems.extend(_unknown_fields(item, item_model, join_field(where, key, index)))
+                problems.extend(unknown_fields(item, item_model, join_field(where, key, index)))
         else:
-            problems.extend(_unknown_fields(value, attribute, join_field(where, key)))
+            problems.extend(unknown_fields(value, attribute, join_field(where, key)))
     return problems
 
 

@@ -8,6 +8,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from infra.declarations.context import LoadContext
+from infra.declarations.deployment_triggers import (
+    fill_entry_environment,
+    load_triggers,
+    restore_parameters,
+)
 from infra.declarations.deployments import (
     DeploymentDeclaration,
     DeploymentEntry,
@@ -19,7 +24,7 @@ from infra.declarations.deployments import (
 )
 from infra.declarations.errors import join_field
 from infra.declarations.flow_source import read_flow
-from infra.declarations.pools import WorkPoolDeclaration
+from infra.declarations.pools import POOL_FIXED_VARIABLES, WorkPoolDeclaration
 from infra.declarations.schema_check import schema_errors
 from infra.merging import deep_merge
 
@@ -59,8 +64,25 @@ def load_deployments(
             file,
             join_field("deployments", index, "name"),
         ):
-            deployments.append(deployment)
+            deployments.append(_claim_triggers(context, file, index, deployment))
     return deployments
+
+
+def _claim_triggers(
+    context: LoadContext, file: str, index: int, deployment: DeploymentDeclaration
+) -> DeploymentDeclaration:
+    """Trigger automations share the automations' names: a duplicate is an error."""
+    kept = [
+        automation
+        for position, automation in enumerate(deployment.triggers)
+        if context.claim(
+            ("automation", automation.name),
+            f"{file}#deployments[{index}].triggers[{position}]",
+            file,
+            join_field("deployments", index, "triggers", position, "name"),
+        )
+    ]
+    return deployment.model_copy(update={"triggers": kept})
 
 
 def _load_entry(
@@ -76,7 +98,7 @@ def _load_entry(
     if not isinstance(raw, dict):
         collector.add(file, where, "expected a mapping (one deployment)")
         return None
-    raw = fill_environment(raw)
+    raw, trigger_parameters = fill_entry_environment(raw)
     missing_env = False
     for key, value in raw.items():
         if key == "pull":
@@ -98,6 +120,8 @@ def _load_entry(
     if flow_name is not None:
         overridden = context.override("deployments", f"{flow_name}/{raw.get('name')}")
         raw = _apply_override(raw, overridden)
+    if trigger_parameters:
+        raw = {**raw, "triggers": restore_parameters(raw.get("triggers"), trigger_parameters)}
     entry: DeploymentEntry | None = context.validate(
         DeploymentEntry, raw, file, prefix=("deployments", index), overridden=overridden
     )
@@ -118,6 +142,7 @@ def _load_entry(
     if entry.enforce_parameter_schema:
         _check_parameters(context, file, where, entry.parameters, schema)
     _check_pool(context, file, where, entry, pools)
+    triggers = load_triggers(context, file, where, entry, flow_name, schema)
     if len(collector.issues) > before:
         return None
     return DeploymentDeclaration(
@@ -126,6 +151,7 @@ def _load_entry(
         parameter_openapi_schema=schema,
         pull_steps=pull_steps,
         schedules=schedules,
+        triggers=triggers,
     )
 
 
@@ -213,12 +239,14 @@ def _check_pool(
             f"its queues: {', '.join(sorted(queues))}",
         )
     properties = variables.get("properties", {})
+    fixed = POOL_FIXED_VARIABLES.get(pool.type, ())
     for name in sorted(set(section.job_variables) - set(properties)):
-        context.collector.add(
-            file,
-            join_field(where, "work_pool", "job_variables", name),
-            f"the {pool.type} worker's template of pool {pool.name!r} has no variable {name!r}",
+        message = (
+            f"the {pool.type} worker's template of pool {pool.name!r} has no variable {name!r}"
         )
+        if name in fixed:
+            message = f"fixed by pool {pool.name!r} for every run: a deployment cannot choose it"
+        context.collector.add(file, join_field(where, "work_pool", "job_variables", name), message)
     known = {key: value for key, value in section.job_variables.items() if key in properties}
     for path, message in schema_errors(known, variables):
         context.collector.add(

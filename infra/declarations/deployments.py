@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
@@ -23,6 +24,7 @@ from pydantic import (
 )
 
 from infra.contracts import DeploymentInputs
+from infra.declarations.automations import AutomationDeclaration
 from infra.declarations.base import Name, UserModel
 
 PULL_STEPS_DESCRIPTION = (
@@ -143,6 +145,11 @@ class DeploymentEntry(UserModel):
         description="Pull steps of this deployment (replaces the top-level pull). "
         + PULL_STEPS_DESCRIPTION,
     )
+    triggers: list[Any] = Field(
+        default_factory=list,
+        description="Prefect's deployment triggers: each becomes an automation that runs this "
+        "deployment, named '<flow>:<deployment>:trigger-<n>' unless it gives a name.",
+    )
     build: None = Field(default=None, description="Must be null: the kit builds nothing.")
     push: None = Field(default=None, description="Must be null: code comes from git.")
 
@@ -184,6 +191,9 @@ class DeploymentDeclaration(UserModel):
     parameter_openapi_schema: dict[str, Any] = Field(description="From the flow's signature.")
     pull_steps: list[dict[str, Any]] = Field(description="Effective pull steps.")
     schedules: list[dict[str, Any]] = Field(description="Schedules in the contract's shape.")
+    triggers: list[AutomationDeclaration] = Field(
+        default_factory=list, description="The automations its `triggers:` stand for."
+    )
 
     @property
     def reference(self) -> str:
@@ -241,7 +251,12 @@ def unresolved_environment(value: Any) -> set[str]:
 
 
 def check_pull_steps(steps: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """Each step is a one-key mapping: the step function's import path -> its keyword args."""
+    """Each step is a one-key mapping: the step function's import path -> its keyword args.
+
+    No argument may be an http(s) URL with credentials in it (``https://user:token@...``):
+    the deployment would store them in plain text, and every run would log the URL. The
+    message does not repeat the value.
+    """
     problems = []
     for index, step in enumerate(steps):
         keys = list(step)
@@ -253,7 +268,25 @@ def check_pull_steps(steps: list[dict[str, Any]]) -> list[tuple[str, str]]:
                     "'prefect.deployments.steps.git_clone: {repository: ...}'",
                 )
             )
+            continue
+        for argument, value in (step[keys[0]] or {}).items():
+            if _has_credentials(value):
+                problems.append(
+                    (
+                        f"[{index}].{keys[0]}.{argument}",
+                        "a URL with credentials in it (user:token@) would be stored in the "
+                        "deployment in plain text; give the URL without them and the token as "
+                        "access_token: '{{ prefect.blocks.secret.<name> }}'",
+                    )
+                )
     return problems
+
+
+def _has_credentials(value: Any) -> bool:
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        return False
+    parts = urlsplit(value)
+    return bool(parts.username or parts.password)
 
 
 def schedule_problem_field(error: ValidationError) -> list[tuple[str, str]]:

@@ -110,6 +110,8 @@ def load_declarations(
     variables = _load_list_file(context, VARIABLES_FILE, VariablesFile, "variables", "variable")
     automations, references = _load_automations(context)
     deployments = load_deployments(context, root / PREFECT_YAML, pools)
+    # A deployment's `triggers:` are automations like the files' (each runs its deployment).
+    automations += [trigger for deployment in deployments for trigger in deployment.triggers]
 
     _check_references(context, references, pools, automations, deployments, set(known_blocks))
     _check_automation_cycles(context, automations, references)

@@ -11,6 +11,21 @@ from infra.declarations.base import Name, UserModel
 from infra.declarations.templates import PoolType, default_base_job_template
 from infra.merging import deep_merge
 
+POOL_FIXED_VARIABLES: dict[str, tuple[str, ...]] = {
+    "kubernetes": ("service_account_name",),
+    "docker": ("privileged", "volumes", "container_create_kwargs", "network_mode", "networks"),
+}
+"""Job variables a pool fixes for every run of every deployment, by pool type.
+
+Each is a way out of the run's sandbox if a deployment or a run could choose it: a Kubernetes
+service account (any account of the namespace, the worker's own included); on Docker a
+privileged container, host paths mounted (the Docker socket, `/`), any `docker create` argument
+(capabilities, the host's PID namespace, devices) and the host's or another network. The merged
+template writes the pool's value into the job configuration and drops the variable, so a
+per-deployment value is a validate error and a per-run value has nothing to fill
+(docs/security.md).
+"""
+
 
 class QueueDeclaration(UserModel):
     """A work queue as written inside a pool file."""
@@ -103,12 +118,15 @@ class WorkPoolDeclaration(UserModel):
             # The server drops null defaults; keeping them would read back as drift.
             if isinstance(spec, dict) and "default" in spec and spec["default"] is None:
                 del spec["default"]
+        for variable in POOL_FIXED_VARIABLES.get(self.type, ()):
+            _fix_variable(template, variable)
         return template
 
     def unknown_job_variables(self) -> list[str]:
-        """Job variable names the merged template does not declare."""
-        properties = _properties(self.merged_base_job_template())
-        return sorted(key for key in self.job_variables if key not in properties)
+        """Job variable names the merged template does not declare (nor fixes)."""
+        known = set(_properties(self.merged_base_job_template()))
+        known.update(POOL_FIXED_VARIABLES.get(self.type, ()))
+        return sorted(key for key in self.job_variables if key not in known)
 
     def work_queues(self) -> list[WorkQueueDeclaration]:
         """The pool's queues with the pool name and a resolved priority."""
@@ -144,3 +162,30 @@ def _properties(template: dict[str, Any]) -> dict[str, Any]:
     variables = template.get("variables")
     properties = variables.get("properties") if isinstance(variables, dict) else None
     return properties if isinstance(properties, dict) else {}
+
+
+def _fix_variable(template: dict[str, Any], variable: str) -> None:
+    """Write the variable's default where the job configuration names it; drop the variable."""
+    spec = _properties(template).pop(variable, None)
+    if spec is None:
+        return
+    required = template["variables"].get("required")
+    if isinstance(required, list) and variable in required:
+        required.remove(variable)
+    value = spec.get("default") if isinstance(spec, dict) else None
+    template["job_configuration"] = _filled(
+        template.get("job_configuration"), "{{ " + variable + " }}", value
+    )
+
+
+def _filled(value: Any, placeholder: str, replacement: Any) -> Any:
+    """`value` with each string equal to `placeholder` replaced; a key left without one goes,
+    as Prefect drops a placeholder whose variable has no value."""
+    if isinstance(value, dict):
+        filled = {key: _filled(item, placeholder, replacement) for key, item in value.items()}
+        if replacement is None:
+            return {key: item for key, item in filled.items() if value[key] != placeholder}
+        return filled
+    if isinstance(value, list):
+        return [_filled(item, placeholder, replacement) for item in value]
+    return replacement if value == placeholder else value

@@ -42,6 +42,7 @@ from .client import (
     prefect_api,
 )
 from .listing import LISTINGS
+from .serialization import CapturedOutput
 
 #: Bump when a provider's behaviour changes, so existing resources show a diff.
 PROVIDER_VERSION = "1"
@@ -66,9 +67,13 @@ class PrefectProvider(ResourceProvider, Generic[InputsT]):
     replace_fields: ClassVar[tuple[str, ...]] = ("name",)
 
     def __init__(self, connection: Any = None) -> None:
-        """Keep `connection` (a dict, or a secret Output captured by Pulumi) for read/delete."""
+        """Keep `connection` (a dict, or a secret Output captured by Pulumi) for read/delete.
+
+        An `Output` is kept through `CapturedOutput`, shared by every provider of the program,
+        so pickling the providers resolves it once, not once per resource.
+        """
         super().__init__()
-        self._connection = connection
+        self._connection = CapturedOutput.of(connection)
 
     # -- helpers ---------------------------------------------------------------------------
 

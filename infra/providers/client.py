@@ -183,13 +183,34 @@ class PrefectApi:
                 "(the server's PREFECT_SERVER_API_AUTH_STRING)"
             )
         try:
-            detail = response.json()
+            detail = redacted(response.json())
         except ValueError:
             detail = response.text[:500]
         return PrefectApiError(
             f"{self.what}: {method} {path} failed with HTTP {response.status_code}: {detail}",
             response.status_code,
         )
+
+
+def redacted(detail: Any) -> Any:
+    """An error body without what it echoes of the request.
+
+    Prefect's 422 answer repeats the whole request as `request_body`, and each refused field's
+    value as `input` (and sometimes in `ctx`): for a block document those are its secrets.
+    What stays (`loc`, `msg`, `type`) names the field and the problem.
+    """
+    if not isinstance(detail, dict):
+        return detail
+    cleaned = {key: value for key, value in detail.items() if key != "request_body"}
+    problems = cleaned.get("exception_detail")
+    if isinstance(problems, list):
+        cleaned["exception_detail"] = [
+            {k: v for k, v in problem.items() if k not in ("input", "ctx")}
+            if isinstance(problem, dict)
+            else problem
+            for problem in problems
+        ]
+    return cleaned
 
 
 _clients: dict[tuple[str, str | None], SyncPrefectClient] = {}

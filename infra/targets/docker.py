@@ -17,6 +17,7 @@ def build(config: PlatformConfig) -> Platform:
             config.docker,
             config,
             image_tag=config.prefect_image_tag,
+            flows_image=config.flows_image,
             pools=[
                 DockerWorkerPool(name=w.pool, type="docker" if w.type == "docker" else "process")
                 for w in config.workers

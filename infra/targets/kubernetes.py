@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.components.database_backup import DatabaseBackup, DatabaseBackupArgs
+from infra.components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from infra.components.object_store import ObjectStore, ObjectStoreArgs
 from infra.components.prefect_server import PrefectServer, PrefectServerArgs
 from infra.components.values import load_values
@@ -15,14 +17,27 @@ from infra.config import NAMESPACE, PlatformConfig
 from infra.platform_types import Platform, PoolSpec, S3Access
 from infra.targets.args import component_args
 
+PoolOwners = Callable[[Platform], Mapping[str, pulumi.Resource]]
+"""Declares the Prefect objects on a platform; returns the resource owning each work pool."""
 
-def build(config: PlatformConfig, overlay: str, declared: Mapping[str, PoolSpec]) -> Platform:
+
+def build(
+    config: PlatformConfig,
+    overlay: str,
+    declared: Mapping[str, PoolSpec],
+    pool_owners: PoolOwners | None = None,
+) -> Platform:
     """Declare the platform on a Kubernetes cluster.
 
     Args:
         config: The validated stack configuration.
         overlay: The `helm-values/<chart>/<overlay>.yaml` files to layer over the base values.
-        declared: The pools of `pools/` by name; each worker gets its pool's base job template.
+        declared: The pools of `pools/` by name (their base job templates are checked here and
+            applied by the pool resources, never by the worker chart).
+        pool_owners: Called with the platform (server and object store declared) before the
+            workers; each worker's release then waits for the resource that owns its pool, so
+            the worker never meets a missing pool. None (the platform alone, in tests): no
+            such dependency.
     """
     server_config = config.server
     namespace = k8s.core.v1.Namespace(
@@ -34,6 +49,9 @@ def build(config: PlatformConfig, overlay: str, declared: Mapping[str, PoolSpec]
                 "pod-security.kubernetes.io/enforce": "baseline",
             },
         },
+        # Deleting a namespace deletes every volume claim in it (the object store's, the
+        # bundled PostgreSQL's): with protectData the namespace outlives `pulumi destroy`.
+        opts=pulumi.ResourceOptions(retain_on_delete=config.protect_data),
     )
     in_namespace = pulumi.ResourceOptions(depends_on=[namespace])
     database_url = (
@@ -53,6 +71,15 @@ def build(config: PlatformConfig, overlay: str, declared: Mapping[str, PoolSpec]
         ),
         opts=in_namespace,
     )
+    NetworkPolicies(
+        "network-policies",
+        NetworkPoliciesArgs(
+            namespace=config.namespace,
+            bundled_database=server_config.database == "bundled",
+            redis=server_config.redis,
+        ),
+        opts=in_namespace,
+    )
     store_config = config.object_store
     store = ObjectStore(
         "object-store",
@@ -65,6 +92,20 @@ def build(config: PlatformConfig, overlay: str, declared: Mapping[str, PoolSpec]
         ),
         opts=in_namespace,
     )
+    # The scheduled database backup (docs/operations.md#backups): the bundled PostgreSQL only;
+    # an external database is backed up by its provider or `prefect-platform backup`.
+    if config.backup.enabled and server_config.database == "bundled":
+        DatabaseBackup(
+            "database-backup",
+            DatabaseBackupArgs(
+                namespace=config.namespace,
+                bucket=store_config.buckets[0],
+                schedule=config.backup.schedule,
+                retention_days=config.backup.retention_days,
+                prefix=config.backup.prefix,
+            ),
+            opts=pulumi.ResourceOptions(depends_on=[namespace, server, store]),
+        )
     for account in flow_run_service_accounts(config, declared):
         # Flow-run pods run as the account their pool names; it gets no RBAC (no API access).
         k8s.core.v1.ServiceAccount(
@@ -73,6 +114,23 @@ def build(config: PlatformConfig, overlay: str, declared: Mapping[str, PoolSpec]
             automount_service_account_token=False,
             opts=in_namespace,
         )
+    if server_config.node_port or server_config.ingress_host:
+        open_ui = f"python3 -m webbrowser {server_config.public_url}"
+    else:
+        open_ui = (
+            f"kubectl -n {config.namespace} port-forward svc/prefect-server 4200:4200 & "
+            "python3 -m webbrowser http://127.0.0.1:4200"
+        )
+    platform = Platform(
+        api_url=server.api_url,
+        ui_url=server.ui_url,
+        auth_string=server.auth_string,
+        s3=S3Access(store.endpoint_url, store.access_key, store.secret_key, store_config.buckets),
+        worker_pools=[worker.pool for worker in config.workers],
+        open_ui_command=open_ui,
+        ready=[server, store],
+    )
+    owners = pool_owners(platform) if pool_owners is not None else {}
     worker_values = load_values("prefect-worker", overlay)
     for worker in config.workers:
         spec = declared.get(worker.pool)
@@ -88,26 +146,12 @@ def build(config: PlatformConfig, overlay: str, declared: Mapping[str, PoolSpec]
                 auth_secret_name=server.auth_secret_name,
                 image_tag=config.prefect_image_tag,
                 base_job_template=spec.base_job_template if spec else None,
+                pool_resource=owners.get(worker.pool),
                 values=worker_values,
             ),
             opts=in_namespace,
         )
-    if server_config.node_port or server_config.ingress_host:
-        open_ui = f"python3 -m webbrowser {server_config.public_url}"
-    else:
-        open_ui = (
-            f"kubectl -n {config.namespace} port-forward svc/prefect-server 4200:4200 & "
-            "python3 -m webbrowser http://127.0.0.1:4200"
-        )
-    return Platform(
-        api_url=server.api_url,
-        ui_url=server.ui_url,
-        auth_string=server.auth_string,
-        s3=S3Access(store.endpoint_url, store.access_key, store.secret_key, store_config.buckets),
-        worker_pools=[worker.pool for worker in config.workers],
-        open_ui_command=open_ui,
-        ready=[server, store],
-    )
+    return platform
 
 
 def flow_run_service_accounts(
@@ -118,8 +162,8 @@ def flow_run_service_accounts(
     worker_accounts = {release_name(worker.pool) for worker in config.workers}
     for worker in config.workers:
         spec = declared.get(worker.pool)
-        account = spec.job_default("service_account_name") if spec else None
-        if worker.type == "kubernetes" and isinstance(account, str) and account:
+        account = spec.service_account_name() if spec else None
+        if worker.type == "kubernetes" and account:
             names.add(account)
     names -= worker_accounts
     return sorted(names)

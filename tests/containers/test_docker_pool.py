@@ -10,6 +10,7 @@ bare repository is mounted read-only at the same path (the ``file://`` URL works
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -21,6 +22,7 @@ from urllib.parse import unquote
 import httpx
 import pytest
 import yaml
+from prefect.blocks.system import Secret
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
@@ -29,8 +31,9 @@ from prefect_aws import S3Bucket
 
 from infra.components.versions import FLOWS_IMAGE
 from infra.declarations import load_declarations
-from tests.harness.api import Api, unique, wait_for
+from tests.harness.api import Api, emit_until_runs, unique, wait_for
 from tests.harness.docker_engine import REPO_ROOT, TEST_LABEL, DockerEngine, FlowsImage
+from tests.harness.git_https import HttpsGitServer
 from tests.harness.git_remote import GitRemote, create_git_remote
 from tests.harness.live_server import LiveServer
 from tests.harness.mockstack import copy_repo_files
@@ -75,6 +78,8 @@ class DockerPool:
     results_folder: str
     s3: S3Server
     deployments: dict[str, uuid.UUID] = field(default_factory=dict)
+    results_block: str = ""
+    """The `s3-bucket` block runs of this module keep results in (the pool names the stack's)."""
 
     def start(
         self,
@@ -111,13 +116,9 @@ class DockerPool:
         return wait_for(lambda: next(iter(self.containers(run_id)), None), timeout, "container")
 
 
-def _job_variables(remote: GitRemote, block: str, **extra: Any) -> dict[str, Any]:
-    """What the tests add to a deployment's job variables to run on this machine."""
+def _job_variables(block: str, **extra: Any) -> dict[str, Any]:
+    """What the tests add to a deployment's job variables: their label, results in S3."""
     return {
-        # No platform network here: the harness's services are on the host's loopback.
-        "networks": [],
-        "network_mode": "host",
-        "volumes": [f"{remote.bare}:{remote.bare}:ro"],
         "labels": {TEST_LABEL: "docker-pool"},
         "env": {
             "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
@@ -128,9 +129,24 @@ def _job_variables(remote: GitRemote, block: str, **extra: Any) -> dict[str, Any
     }
 
 
-def _create_pool(server: LiveServer, name: str = POOL) -> None:
-    """Create pools/docker-pool.yaml on the server (under `name`): merged template, limit."""
+def _host_access(*mounts: str) -> dict[str, Any]:
+    """The pool settings this machine needs, which no deployment may set (POOL_FIXED_VARIABLES).
+
+    No platform network here: the harness's services are on the host's loopback, so runs use
+    the host's network; `mounts` are host paths mounted read-only at the same path.
+    """
+    return {
+        "networks": [],
+        "network_mode": "host",
+        "volumes": [f"{path}:{path}:ro" for path in mounts],
+    }
+
+
+def _create_pool(server: LiveServer, fixed: dict[str, Any], name: str = POOL) -> None:
+    """Create pools/docker-pool.yaml on the server (under `name`), with this machine's `fixed`
+    host access merged into the pool's own job variables, as a `pools/` file would set them."""
     (pool,) = [p for p in load_declarations(REPO_ROOT).work_pools if p.name == POOL]
+    pool = pool.model_copy(update={"job_variables": {**pool.job_variables, **fixed}})
     body = {
         "name": name,
         "type": pool.type,
@@ -170,6 +186,21 @@ def _deploy(
     )
 
 
+def _copy_of_smoke(
+    client: SyncPrefectClient, pool: DockerPool, name: str, job_variables: dict[str, Any]
+) -> uuid.UUID:
+    """Another deployment of `smoke-docker`'s flow, its job variables updated with these."""
+    smoke = client.read_deployment(pool.deployments[SMOKE])
+    return _deploy(
+        client,
+        "smoke",
+        name,
+        smoke.entrypoint or "",
+        pool.remote,
+        job_variables={**(smoke.job_variables or {}), **job_variables},
+    )
+
+
 @pytest.fixture(scope="module")
 def docker_pool(
     docker_engine: DockerEngine,
@@ -193,7 +224,7 @@ def docker_pool(
         bucket_folder=folder,
     ).save(block)
 
-    _create_pool(prefect_server)
+    _create_pool(prefect_server, _host_access(str(remote.bare)))
     (entry,) = [
         e
         for e in yaml.safe_load((REPO_ROOT / "prefect.yaml").read_text())["deployments"]
@@ -208,7 +239,7 @@ def docker_pool(
                 "smoke-docker",
                 entry["entrypoint"],
                 remote,
-                job_variables={**declared, **_job_variables(remote, block, env=declared["env"])},
+                job_variables={**declared, **_job_variables(block, env=declared["env"])},
                 tags=entry["tags"],
             ),
             "container-sleeper/sleeper": _deploy(
@@ -217,7 +248,7 @@ def docker_pool(
                 "sleeper",
                 "container_flows.py:sleeper",
                 remote,
-                job_variables=_job_variables(remote, block),
+                job_variables=_job_variables(block),
             ),
             "container-raiser/raiser": _deploy(
                 client,
@@ -225,7 +256,7 @@ def docker_pool(
                 "raiser",
                 "container_flows.py:raiser",
                 remote,
-                job_variables=_job_variables(remote, block),
+                job_variables=_job_variables(block),
             ),
         }
 
@@ -238,6 +269,7 @@ def docker_pool(
             results_folder=folder,
             s3=s3_server,
             deployments=ids,
+            results_block=block,
         )
     docker_engine.remove_test_containers()
     with get_client(sync_client=True) as client:
@@ -439,7 +471,7 @@ def test_an_unreachable_engine_is_reported_by_the_worker_and_the_run_crashes_at_
     docker_pool: DockerPool, tmp_path: Path
 ) -> None:
     pool = "docker-pool-no-engine"
-    _create_pool(docker_pool.server, name=pool)
+    _create_pool(docker_pool.server, _host_access(), name=pool)
     with get_client(sync_client=True) as client:
         deployment_id = _deploy(
             client,
@@ -464,3 +496,207 @@ def test_an_unreachable_engine_is_reported_by_the_worker_and_the_run_crashes_at_
     assert run.state and run.state.type.value == "CRASHED", run.state
     assert "Could not connect to Docker" in str(run.state.message)
     assert "Could not connect to Docker" in log
+
+
+def test_an_automations_run_deployment_job_variables_change_that_runs_container_only(
+    docker_pool: DockerPool,
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    event = f"platform.container-test.{suffix}"
+    job_variables = {
+        "auto_remove": False,
+        "mem_limit": "384m",
+        "labels": {TEST_LABEL: "automation"},
+    }
+    with get_client(sync_client=True) as client:
+        deployment_id = _copy_of_smoke(client, docker_pool, f"smoke-automation-{suffix}", {})
+        automation = {
+            "name": f"container-job-variables-{suffix}",
+            "trigger": {
+                "type": "event",
+                "posture": "Reactive",
+                "expect": [event],
+                "match": {"prefect.resource.id": f"platform.{suffix}"},
+                "threshold": 1,
+                "within": 0,
+            },
+            "actions": [
+                {
+                    "type": "run-deployment",
+                    "source": "selected",
+                    "deployment_id": str(deployment_id),
+                    "parameters": {"name": "automation"},
+                    "job_variables": job_variables,
+                }
+            ],
+        }
+        with httpx.Client(base_url=docker_pool.server.api_url, auth=docker_pool.server.auth) as api:
+            automation_id = api.post("/automations/", json=automation).raise_for_status().json()
+        plain_id = docker_pool.start(SMOKE, parameters={"name": "plain"}, job_variables={})
+        try:
+            runs = emit_until_runs(client, event, f"platform.{suffix}", deployment_id)
+        finally:
+            with httpx.Client(
+                base_url=docker_pool.server.api_url, auth=docker_pool.server.auth
+            ) as api:
+                api.delete(f"/automations/{automation_id['id']}").raise_for_status()
+        assert runs, f"no run of the deployment within 90 s of emitting {event}"
+        finished = [docker_pool.wait(run.id, FINAL) for run in runs]
+        plain = docker_pool.wait(plain_id, FINAL)
+        client.delete_deployment(deployment_id)
+
+    for run in [*finished, plain]:
+        assert run.state and run.state.type.value == "COMPLETED", run.state
+    assert finished[0].parameters == {"name": "automation"}
+    assert finished[0].job_variables == job_variables
+    triggered = _exited(*docker_pool.containers(finished[0].id))
+    assert _memory(triggered) == 384 * 2**20
+    assert triggered.attrs["Config"]["Labels"][TEST_LABEL] == "automation"
+    wait_for(lambda: docker_pool.containers(plain.id) == [], 30, "the plain run's container")
+    assert plain.job_variables == {}
+    for run in finished:
+        for container in docker_pool.containers(run.id):
+            container.remove(force=True)
+
+
+PRIVATE_FLOW = """
+from prefect import flow, get_run_logger
+
+
+@flow(name="private-container-hello")
+def private_hello() -> str:
+    get_run_logger().info("cloned over https into a container: {marker}")
+    return "{marker}"
+"""
+
+
+def test_a_private_repository_clones_over_https_into_a_container_with_the_token(
+    docker_pool: DockerPool, https_git_server: HttpsGitServer, api: Api, tmp_path: Path
+) -> None:
+    """The pull step of prefect.yaml with a token, run inside the flows image.
+
+    Its own pool (and worker): the session's throwaway CA is mounted by the pool, as only a
+    pool may mount host paths.
+    """
+    marker = f"marker-{uuid.uuid4().hex}"
+    https_git_server.remote.push_files(
+        {"private_container_flow.py": PRIVATE_FLOW.format(marker=marker)}, "private flow"
+    )
+    suffix = uuid.uuid4().hex[:8]
+    right, wrong = f"container-token-{suffix}", f"container-wrong-token-{suffix}"
+    wrong_token = f"ghp_{secrets.token_hex(18)}"
+    Secret(value=https_git_server.token).save(right)
+    Secret(value=wrong_token).save(wrong)
+    ca = str(https_git_server.ca_cert)
+    pool = f"docker-pool-private-{suffix}"
+    _create_pool(docker_pool.server, _host_access(ca), name=pool)
+    job_variables = {
+        "auto_remove": False,
+        "labels": {TEST_LABEL: "private-repo"},
+        # Prefect logs git's own error output at DEBUG.
+        "env": {
+            "GIT_SSL_CAINFO": ca,
+            "GIT_TERMINAL_PROMPT": "0",
+            "PREFECT_LOGGING_LEVEL": "DEBUG",
+            # The pool keeps results in the stack's `s3-bucket/results`; here, the module's.
+            "PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK": f"s3-bucket/{docker_pool.results_block}",
+        },
+    }
+    with (
+        _docker_worker(docker_pool.server, pool, tmp_path, docker_pool.engine.host),
+        get_client(sync_client=True) as client,
+    ):
+        flow_id = client.create_flow_from_name("private-container-hello")
+        ids = {
+            block: client.create_deployment(
+                flow_id=flow_id,
+                name=block,
+                entrypoint="private_container_flow.py:private_hello",
+                work_pool_name=pool,
+                pull_steps=[
+                    {
+                        "prefect.deployments.steps.git_clone": {
+                            "repository": https_git_server.url,
+                            "branch": https_git_server.remote.branch,
+                            "access_token": f"{{{{ prefect.blocks.secret.{block} }}}}",
+                        }
+                    }
+                ],
+                job_variables=job_variables,
+            )
+            for block in (right, wrong)
+        }
+        run_ids = {block: client.create_flow_run_from_deployment(ids[block]).id for block in ids}
+        runs = {block: docker_pool.wait(run_id, FINAL) for block, run_id in run_ids.items()}
+        containers = {block: _exited(*docker_pool.containers(run_ids[block])) for block in ids}
+        outputs = {
+            block: container.logs().decode(errors="replace")
+            for block, container in containers.items()
+        }
+        for deployment_id in ids.values():
+            client.delete_deployment(deployment_id)
+    _delete_pool(docker_pool.server, pool)
+
+    cloned, refused = runs[right], runs[wrong]
+    assert cloned.state and cloned.state.type.value == "COMPLETED", outputs[right][-4000:]
+    assert f"cloned over https into a container: {marker}" in api.wait_for_log(
+        cloned.id, "cloned over https"
+    )
+    # The container's engine process fails; its supervisor reports the run Crashed and exits 0.
+    assert refused.state and refused.state.type.value == "CRASHED", refused.state
+    # git's refusal, the URL without credentials, is in the container's output.
+    refusal = f"Failed to clone repository '{https_git_server.url}' with exit code 128"
+    assert refusal in outputs[wrong], outputs[wrong][-3000:]
+    # The token is in no container setting, output, run, state or log.
+    everything = {
+        **{f"docker inspect ({block})": repr(c.attrs) for block, c in containers.items()},
+        **{f"container output ({block})": text for block, text in outputs.items()},
+        **{f"flow run ({block})": repr(run) for block, run in runs.items()},
+        **{f"logs ({block})": "\n".join(api.messages(run.id)) for block, run in runs.items()},
+    }
+    for token in (https_git_server.token, wrong_token):
+        assert [where for where, text in everything.items() if token in text] == []
+    for container in containers.values():
+        container.remove()
+
+
+def test_a_deployment_or_a_run_asking_for_host_access_gets_none(docker_pool: DockerPool) -> None:
+    """Privileged mode, host mounts, `docker create` arguments and networks are the pool's.
+
+    `prefect-platform validate` refuses such a deployment in prefect.yaml
+    (tests/declarations/test_bad_input.py); here one is created through the API, and a run
+    asks again: the container still gets only what the pool gives.
+    """
+    escalation = {
+        "privileged": True,
+        "volumes": ["/:/host", "/var/run/docker.sock:/var/run/docker.sock"],
+        "container_create_kwargs": {"cap_add": ["SYS_ADMIN"], "pid_mode": "host"},
+        "network_mode": "bridge",
+        "networks": ["bridge"],
+    }
+    with get_client(sync_client=True) as client:
+        deployment_id = _copy_of_smoke(
+            client,
+            docker_pool,
+            f"smoke-escalation-{uuid.uuid4().hex[:8]}",
+            {**escalation, "auto_remove": False},
+        )
+        deployment = client.read_deployment(deployment_id)
+    try:
+        run = docker_pool.run(
+            f"smoke/{deployment.name}",
+            job_variables={"privileged": True, "volumes": ["/etc:/host-etc"]},
+        )
+        assert run.state and run.state.type.value == "COMPLETED", run.state
+        container = _exited(*docker_pool.containers(run.id))
+    finally:
+        with get_client(sync_client=True) as client:
+            client.delete_deployment(deployment_id)
+
+    host = container.attrs["HostConfig"]
+    assert host["Privileged"] is False
+    assert host["Binds"] == [f"{docker_pool.remote.bare}:{docker_pool.remote.bare}:ro"]
+    assert not host.get("CapAdd")
+    assert host.get("PidMode") in ("", None)
+    assert host["NetworkMode"] == "host"
+    container.remove()

@@ -45,7 +45,8 @@ def test_dockerfile_defaults_agree_with_the_pins() -> None:
     text = DOCKERFILE.read_text()
     base = re.search(r"^ARG BASE_IMAGE=(\S+)$", text, re.MULTILINE)
     uv_in_image = re.search(r"^ARG UV_VERSION=(\S+)$", text, re.MULTILINE)
-    uv_in_make = re.search(r"^UV_VERSION \?= (\S+)$", (REPO_ROOT / "Makefile").read_text(), re.M)
+    pins = (REPO_ROOT / "scripts" / "tool-versions.env").read_text()
+    uv_in_make = re.search(r"^UV_VERSION=(\S+)$", pins, re.MULTILINE)
     locked_prefect = re.search(
         r'^name = "prefect"\nversion = "([^"]+)"', (REPO_ROOT / "uv.lock").read_text(), re.M
     )

@@ -11,18 +11,15 @@ the declared parameters, read back through the API.
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
-from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
-from prefect.client.schemas.objects import FlowRun
-from prefect.events import emit_event
 from prefect.events.schemas.automations import AutomationCore
 
 from infra.declarations import load_declarations
+from tests.harness.api import emit_until_runs
 from tests.harness.live_server import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,15 +55,7 @@ def test_declared_custom_event_automation_runs_its_deployment(
         document["actions"] = [{**resolved, "deployment_id": str(deployment_id)}]
         automation_id = client.create_automation(AutomationCore.model_validate(document))
         try:
-            runs: list[FlowRun] = []
-            deadline = time.monotonic() + 90
-            while not runs and time.monotonic() < deadline:
-                # The triggers service picks new automations up within seconds: emit until seen.
-                emit_event(event=event_name, resource={"prefect.resource.id": f"platform.{suffix}"})
-                time.sleep(3)
-                runs = client.read_flow_runs(
-                    deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
-                )
+            runs = emit_until_runs(client, event_name, f"platform.{suffix}", deployment_id)
         finally:
             client.delete_automation(automation_id)
             client.delete_deployment(deployment_id)

@@ -16,12 +16,15 @@ import pytest
 
 from infra.declarations import DeclarationError, load_declarations
 from tests.declarations.edits import edit
+from tests.harness.mockstack import copy_repo_files
 
 TRIGGER = "automations/fx-run-on-event.yaml"
 COMPOUND = "automations/fx-pause-queue.yaml"
 PROCESS_POOL = "pools/fx-process.yaml"
 K8S_POOL = "pools/fx-kubernetes.yaml"
 OVERRIDES = "prefect-platform:overrides"
+#: The last line of the fixture's second deployment, after which a test adds `triggers:`.
+BACKFILL_END = "    concurrency_limit: 1\n"
 
 
 @dataclass(frozen=True)
@@ -302,6 +305,32 @@ CASES = [
         "exactly one of cron, interval or rrule is expected",
     ),
     Case(
+        "credentials-in-a-pull-step-url",
+        [
+            (
+                "prefect.yaml",
+                'repository: "{{ $FX_REPO_URL }}"',
+                'repository: "https://x-access-token:ghp_leak@example.invalid/fixture.git"',
+            )
+        ],
+        "prefect.yaml",
+        "pull[0].prefect.deployments.steps.git_clone.repository",
+        "a URL with credentials in it (user:token@) would be stored in the deployment",
+    ),
+    Case(
+        "deployment-choosing-its-pods-service-account",
+        [
+            (
+                "prefect.yaml",
+                "        cpu_request: 100m\n",
+                "        cpu_request: 100m\n        service_account_name: cluster-admin\n",
+            )
+        ],
+        "prefect.yaml",
+        "deployments[1].work_pool.job_variables.service_account_name",
+        "fixed by pool 'fx-kubernetes' for every run: a deployment cannot choose it",
+    ),
+    Case(
         "deployment-on-undeclared-pool",
         [("prefect.yaml", "name: fx-process", "name: fx-nope")],
         "prefect.yaml",
@@ -389,6 +418,63 @@ CASES = [
         f"given schemas (set by {OVERRIDES})",
         overrides={"pools": {"fx-kubernetes": {"job_variables": {"backoff_limit": "x"}}}},
     ),
+    *(
+        Case(
+            f"deployment-trigger-{case_id}",
+            [("prefect.yaml", BACKFILL_END, f"{BACKFILL_END}    triggers:\n{trigger}")],
+            "prefect.yaml",
+            f"deployments[1].triggers[0]{field}",
+            message,
+        )
+        for case_id, trigger, field, message in [
+            (
+                "misspelled-field",
+                "      - expekt: [fx.ready]\n",
+                ".expekt",
+                "unknown field; expected one of: after, description, enabled, expect",
+            ),
+            (
+                "misspelled-field-of-a-compound-part",
+                "      - type: compound\n        require: all\n        triggers:\n"
+                "          - {type: event, expect: [fx.a], threshhold: 2}\n",
+                ".triggers[0].threshhold",
+                "unknown field",
+            ),
+            (
+                "proactive-window-too-short",
+                "      - expect: [fx.done]\n        posture: Proactive\n        within: 5\n",
+                "",
+                "`within` for Proactive triggers must be greater than or equal to 10 seconds",
+            ),
+            (
+                "metric",
+                "      - posture: Metric\n        metric: {name: lateness, threshold: 1, "
+                "operator: '>'}\n",
+                ".type",
+                "metric triggers are Prefect Cloud only",
+            ),
+            (
+                "parameter-the-flow-lacks",
+                "      - expect: [fx.ready]\n        parameters: {whom: '{{ event.id }}'}\n",
+                ".parameters.whom",
+                "the flow has no parameter 'whom'; its parameters: ['times', 'who']",
+            ),
+            (
+                "parameter-of-the-wrong-type",
+                "      - expect: [fx.ready]\n        parameters: {times: lots}\n",
+                ".parameters.times",
+                "does not match the flow's signature: 'lots' is not of type 'integer'",
+            ),
+            (
+                "name-an-automation-file-uses",
+                "      - expect: [fx.ready]\n        name: fx-run-on-event\n",
+                ".name",
+                "duplicate automation name 'fx-run-on-event': already declared in "
+                "automations/fx-run-on-event.yaml",
+            ),
+            ("not-a-mapping", "      - fx.ready\n", "", "expected a mapping (one trigger)"),
+        ]
+    ),
 ]
 
 
@@ -405,6 +491,7 @@ def test_a_malformed_declaration_names_the_file_and_the_field(repo: Path, case: 
     assert case.message in issues[0].message
     expected_line = f"{case.file}: {case.field}: " if case.field else f"{case.file}: "
     assert expected_line in str(raised.value)
+    assert "ghp_leak" not in str(raised.value)  # a refused credential is never repeated
 
 
 def test_every_problem_is_reported_at_once(repo: Path) -> None:
@@ -423,3 +510,24 @@ def test_every_problem_is_reported_at_once(repo: Path) -> None:
         "prefect.yaml",
     ]
     assert str(raised.value).startswith("4 problems in the declarations:")
+
+
+@pytest.mark.parametrize(
+    "variable", ["privileged", "volumes", "container_create_kwargs", "network_mode", "networks"]
+)
+def test_a_docker_deployment_cannot_ask_for_host_access(
+    variable: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The repository's own docker-pool: these are the pool's alone (docs/security.md)."""
+    monkeypatch.setenv("PREFECT_PLATFORM_REPO_URL", "https://github.com/acme/platform.git")
+    monkeypatch.setenv("PREFECT_PLATFORM_BRANCH", "main")
+    root = copy_repo_files(tmp_path, ("prefect.yaml", "pools", "flows", "automations"))
+    edit(root, "prefect.yaml", "        mem_limit: 512m\n", f"        {variable}: null\n")
+
+    with pytest.raises(DeclarationError) as raised:
+        load_declarations(root)
+
+    (issue,) = raised.value.issues
+    assert issue.file == "prefect.yaml"
+    assert issue.field == f"deployments[1].work_pool.job_variables.{variable}"
+    assert "fixed by pool 'docker-pool' for every run" in issue.message

@@ -88,6 +88,10 @@ def test_pool_template_is_the_workers_default_with_the_overrides(
     }
     default = _as_stored(KubernetesWorker.get_default_base_job_template())
     template = kubernetes["base_job_template"]
+    # The pod's service account is the pool's to fix (POOL_FIXED_VARIABLES); this pool sets
+    # none, so the manifest names none (the namespace's default account) and no run can.
+    pod = default["job_configuration"]["job_manifest"]["spec"]["template"]["spec"]
+    assert pod.pop("serviceAccountName") == "{{ service_account_name }}"
     assert template["job_configuration"] == default["job_configuration"]
     properties = template["variables"]["properties"]
     assert properties["namespace"]["default"] == "fixtures"
@@ -98,7 +102,7 @@ def test_pool_template_is_the_workers_default_with_the_overrides(
     assert untouched == {
         key: value
         for key, value in default["variables"]["properties"].items()
-        if key not in {"namespace", "image"}
+        if key not in {"namespace", "image", "service_account_name"}
     }
 
 

@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,11 @@ class SmokeResult:
         return self.state == "COMPLETED"
 
     def markdown(self) -> str:
-        """A report for a GitHub job summary or PR comment (no secrets in it)."""
+        """A report for a GitHub job summary or PR comment: the outcome, never the run's logs.
+
+        Flow logs can hold anything a flow prints, and a PR comment is public: they go to the
+        job's own output only (`main`).
+        """
         mark = "passed" if self.ok else "FAILED"
         lines = [
             f"**smoke test {mark}**: `{self.deployment}` ended `{self.state}` "
@@ -50,10 +55,6 @@ class SmokeResult:
         ]
         if self.message:
             lines.append(f"\n> {self.message}")
-        if self.logs:
-            lines += ["", "<details><summary>run logs</summary>", "", "```"]
-            lines += self.logs[-40:]
-            lines += ["```", "</details>"]
         return "\n".join(lines) + "\n"
 
 
@@ -84,6 +85,17 @@ def wait_healthy(api_url: str, timeout: float) -> None:
     raise TimeoutError(f"{api_url}/health did not answer 200 within {timeout:.0f} s")
 
 
+def _with_retries(send: Callable[[], httpx.Response], attempts: int = 5) -> httpx.Response:
+    """`send()` until it is not a 503 or 429 (a busy server asks clients to retry, as
+    Prefect's own client does), then raise for any error status."""
+    for attempt in range(attempts):
+        response = send()
+        if response.status_code not in (429, 503) or attempt == attempts - 1:
+            break
+        time.sleep(2**attempt)
+    return response.raise_for_status()
+
+
 def run_smoke(
     api_url: str,
     auth_string: str | None,
@@ -100,11 +112,12 @@ def run_smoke(
         if found.status_code == 404:
             return SmokeResult(deployment, "MISSING", 0, message="no such deployment")
         found.raise_for_status()
-        created = api.post(
-            f"/deployments/{found.json()['id']}/create_flow_run",
-            json={"parameters": parameters or {}},
+        created = _with_retries(
+            lambda: api.post(
+                f"/deployments/{found.json()['id']}/create_flow_run",
+                json={"parameters": parameters or {}},
+            )
         )
-        created.raise_for_status()
         run_id = created.json()["id"]
         state: dict[str, Any] = created.json()["state"]
         while time.monotonic() - started < timeout:
@@ -142,11 +155,15 @@ def main(argv: list[str] | None = None) -> int:
         api_url, auth_string = args.api_url, os.environ.get("PREFECT_API_AUTH_STRING")
     else:
         parser.error("give --stack or --api-url")
+    if auth_string and os.environ.get("GITHUB_ACTIONS") == "true":
+        print(f"::add-mask::{auth_string}")  # GitHub masks it in every later line of the job
     result = run_smoke(api_url.rstrip("/"), auth_string, args.deployment, args.timeout)
     report = result.markdown()
+    logs = "\n".join(result.logs)
     if auth_string:
         report = report.replace(auth_string, "***")
-    print(report)
+        logs = logs.replace(auth_string, "***")
+    print(f"run logs:\n{logs}\n\n{report}")
     if args.report:
         args.report.write_text(report)
     return 0 if result.ok else 1

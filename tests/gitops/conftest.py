@@ -4,7 +4,8 @@
 pools/, flows/) pushed to a harness git remote, and the real Pulumi program
 (`external` target, `tests/harness/engine.py`: only the engine is stood in for)
 applying it, with ``PREFECT_PLATFORM_REPO_URL``/``PREFECT_PLATFORM_BRANCH`` pointing
-at that remote, to a Prefect server of this module.
+at that remote, to a Prefect server of this module, with the harness's S3 server as the
+stack's object store (the pools' env names its `s3-bucket/results` block: runs keep results).
 A server of its own keeps the pool and deployment names of prefect.yaml clear of
 other tests' objects.
 """
@@ -23,10 +24,10 @@ import httpx
 import pytest
 
 from tests.harness.engine import ForwardingMocks, Operations, apply_program, destroy
-from tests.harness.git_https import HttpsGitServer, missing_packages, start_https_git_server
 from tests.harness.git_remote import GitRemote, create_git_remote
 from tests.harness.live_server import DATABASE_URL_ENV, LiveServer, start_prefect_server
 from tests.harness.mockstack import copy_repo_files
+from tests.harness.s3 import S3Server
 
 #: What a checkout needs for the deployments: the file, the pools it names, the flows.
 CHECKOUT = ("prefect.yaml", "pools", "flows")
@@ -42,11 +43,24 @@ class Platform:
     mocks: ForwardingMocks
     github_token: str
     api: httpx.Client
+    s3: S3Server
 
     def apply(self, root: Path | None = None) -> Operations:
         """`pulumi up` of the program over the checkout (or another tree)."""
-        config = {"target": "external", "apiUrl": self.server.api_url}
-        secrets = {"authString": self.server.auth_string, "githubToken": self.github_token}
+        config = {
+            "target": "external",
+            "apiUrl": self.server.api_url,
+            "externalObjectStore": {
+                "endpointUrl": self.s3.endpoint_url,
+                "buckets": [self.s3.bucket],
+            },
+        }
+        secrets = {
+            "authString": self.server.auth_string,
+            "githubToken": self.github_token,
+            "s3AccessKey": self.s3.access_key,
+            "s3SecretKey": self.s3.secret_key,
+        }
         return apply_program(self.mocks, config, secrets, root or self.tree)
 
     def destroy(self) -> Operations:
@@ -111,8 +125,6 @@ class Platform:
 @pytest.fixture(scope="module")
 def gitops_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A Prefect server for this module's stack."""
-    import os
-
     server = start_prefect_server(
         tmp_path_factory.mktemp("gitops-server"), os.environ.get(DATABASE_URL_ENV)
     )
@@ -124,7 +136,7 @@ def gitops_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServ
 
 @pytest.fixture(scope="module")
 def platform(
-    gitops_server: LiveServer, tmp_path_factory: pytest.TempPathFactory
+    gitops_server: LiveServer, s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Platform]:
     """The repository pushed to a git remote and applied once; destroyed at the end."""
     workdir = tmp_path_factory.mktemp("gitops")
@@ -145,36 +157,10 @@ def platform(
             mocks=ForwardingMocks(),
             github_token=f"ghp_test_{secrets.token_hex(16)}",
             api=api,
+            s3=s3_server,
         )
         platform.apply()
         try:
             yield platform
         finally:
             platform.destroy()
-
-
-@pytest.fixture(scope="session")
-def https_git_server(
-    git_remote: GitRemote, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[HttpsGitServer]:
-    """`git_remote` served over HTTPS with token auth, as GitHub serves a private repository.
-
-    Needs the Debian packages nginx and fcgiwrap (and git's ``git-http-backend``): without
-    them the tests that ask for this fixture skip, saying which to install, except under
-    ``CI=true``, where they fail.
-    """
-    missing = missing_packages()
-    if missing:
-        reason = (
-            "the HTTPS git server needs the Debian packages "
-            f"{' '.join(missing)} (apt-get install {' '.join(missing)})"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        print(f"skipped: {reason}")
-        pytest.skip(reason)
-    server = start_https_git_server(tmp_path_factory.mktemp("git-https"), git_remote)
-    try:
-        yield server
-    finally:
-        server.stop()

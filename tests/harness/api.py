@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 import pytest
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterId,
     FlowRunFilter,
     FlowRunFilterId,
     LogFilter,
@@ -22,6 +24,7 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import FlowRun, Log, State, TaskRun
 from prefect.client.schemas.sorting import LogSort, TaskRunSort
+from prefect.events import emit_event
 from prefect.events.worker import EventsWorker
 from prefect.logging.handlers import APILogWorker
 
@@ -38,6 +41,29 @@ def wait_for(check: Callable[[], T | None], timeout: float = 30, what: str = "co
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(0.3)
+
+
+def emit_until_runs(
+    client: SyncPrefectClient,
+    event: str,
+    resource_id: str,
+    deployment_id: uuid.UUID,
+    timeout: float = 90,
+) -> list[FlowRun]:
+    """Emit `event` about `resource_id` until the deployment has a run (an automation made it).
+
+    The server's triggers service picks a new automation up within seconds, so one event may
+    come too early; this returns the deployment's runs (empty if none within `timeout`).
+    """
+    runs: list[FlowRun] = []
+    deadline = time.monotonic() + timeout
+    while not runs and time.monotonic() < deadline:
+        emit_event(event=event, resource={"prefect.resource.id": resource_id})
+        time.sleep(3)
+        runs = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+        )
+    return runs
 
 
 def unique(prefix: str) -> str:

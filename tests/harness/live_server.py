@@ -13,6 +13,7 @@ import secrets
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -60,11 +61,42 @@ class LiveServer:
         """Stop the server and drop its PostgreSQL database, if it made one."""
         self.process.stop()
         if self._drop_database:
-            _psql(self._drop_database, f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+            psql(self._drop_database, f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
 
 def start_prefect_server(workdir: Path, database_url: str | None = None) -> LiveServer:
-    """Start ``prefect server start`` on a free loopback port and wait until healthy."""
+    """Start ``prefect server start`` on a free loopback port and wait until healthy.
+
+    On SQLite in its home folder, or on a fresh database of `database_url`'s PostgreSQL
+    server (dropped when the server stops).
+    """
+    drop_url: str | None = None
+    if database_url:
+        database, drop_url = _create_database(database_url)
+        connection_url = _with_database(database_url, database)
+    else:
+        database = str(workdir / "prefect-home" / "prefect.db")
+        connection_url = f"sqlite+aiosqlite:///{database}"
+    return serve_database(workdir, connection_url, database, drop_url=drop_url)
+
+
+def serve_database(
+    workdir: Path,
+    connection_url: str,
+    database: str,
+    *,
+    drop_url: str | None = None,
+    settings: Mapping[str, str] | None = None,
+) -> LiveServer:
+    """``prefect server start`` (basic auth on) on `connection_url`, once healthy.
+
+    Args:
+        workdir: the server's home folder and log go below it.
+        connection_url: the SQLAlchemy URL of a database that exists.
+        database: its name (or SQLite file), as `LiveServer.database`.
+        drop_url: drop the database through this admin URL when the server stops.
+        settings: extra server settings (environment variables).
+    """
     home = workdir / "prefect-home"
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -77,32 +109,15 @@ def start_prefect_server(workdir: Path, database_url: str | None = None) -> Live
         "DO_NOT_TRACK": "1",
         "PREFECT_UI_ENABLED": "false",
         "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": connection_url,
+        **(settings or {}),
     }
     for stale in ("PREFECT_API_URL", "PREFECT_API_AUTH_STRING"):
         env.pop(stale, None)
-
-    drop_url: str | None = None
-    if database_url:
-        database, admin_url = _create_database(database_url)
-        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = _with_database(database_url, database)
-        drop_url = admin_url
-    else:
-        database = str(home / "prefect.db")
-        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{database}"
-
+    argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
     process = ManagedProcess(
         "prefect-server",
-        [
-            sys.executable,
-            "-m",
-            "prefect",
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+        [*argv, "--port", str(port)],
         env=env,
         log_path=workdir / "prefect-server.log",
         stop_signal=signal.SIGTERM,
@@ -128,10 +143,10 @@ def _with_database(url: str, database: str) -> str:
     return urlunsplit(parts._replace(path=f"/{database}"))
 
 
-def _psql(url: str, sql: str) -> str:
-    """Run one SQL statement with psql (a plain libpq URL) and return its output."""
+def psql(url: str, sql: str) -> str:
+    """Run one SQL statement with psql (a plain libpq URL, no ~/.psqlrc) and return its output."""
     result = subprocess.run(
-        ["psql", url, "-v", "ON_ERROR_STOP=1", "-Atc", sql],
+        ["psql", "-X", url, "-v", "ON_ERROR_STOP=1", "-Atc", sql],
         capture_output=True,
         text=True,
         check=False,
@@ -145,11 +160,11 @@ def _create_database(database_url: str) -> tuple[str, str]:
     """Create a fresh database for this session; drop ones left by dead sessions."""
     parts = urlsplit(database_url)
     admin_url = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    for name in _psql(admin_url, "SELECT datname FROM pg_database").split():
+    for name in psql(admin_url, "SELECT datname FROM pg_database").split():
         if name.startswith(_DB_PREFIX) and not _pid_alive(int(name.split("_")[2])):
-            _psql(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            psql(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     database = f"{_DB_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
-    _psql(admin_url, f'CREATE DATABASE "{database}"')
+    psql(admin_url, f'CREATE DATABASE "{database}"')
     return database, admin_url
 
 

@@ -25,8 +25,10 @@ def test_worker_template_must_be_a_base_job_template() -> None:
 
 
 def test_server_needs_redis_for_replicas_and_a_url_for_an_external_database() -> None:
-    with pytest.raises(ValueError, match="several replicas need redis"):
+    with pytest.raises(ValueError, match=r"server\.replicas: 2 replicas need .*server\.redis"):
         PrefectServer("s", PrefectServerArgs("prefect", "3.9.1", "http://x", replicas=2))
+    with pytest.raises(ValueError, match=r"server\.redis: nothing would use Redis"):
+        PrefectServer("s", PrefectServerArgs("prefect", "3.9.1", "http://x", redis=True))
     with pytest.raises(ValueError, match="database 'external' needs database_url"):
         PrefectServer("s", PrefectServerArgs("prefect", "3.9.1", "http://x", database="external"))
 

@@ -47,6 +47,31 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
         "prefect-platform:objectStore.imageTag: 'latest' is a floating tag",
     ),
     (
+        "flows image without a tag or digest",
+        {"target": "kubernetes", "flowsImage": "ghcr.io/acme/platform/prefect-platform-flows"},
+        {},
+        "prefect-platform:flowsImage: 'ghcr.io/acme/platform/prefect-platform-flows' has neither "
+        "a tag nor a digest",
+    ),
+    (
+        "flows image on a floating tag",
+        {"target": "kubernetes", "flowsImage": "ghcr.io/acme/flows:latest"},
+        {},
+        "prefect-platform:flowsImage: 'latest' is a floating tag",
+    ),
+    (
+        "flows image that is not a reference",
+        {"target": "kubernetes", "flowsImage": "ghcr.io/Acme/flows:1 2"},
+        {},
+        "prefect-platform:flowsImage: 'ghcr.io/Acme/flows:1 2' is not an image reference",
+    ),
+    (
+        "helm values overlay that is a path",
+        {"target": "kubernetes", "helmValuesOverlay": "../../etc/passwd"},
+        {},
+        "prefect-platform:helmValuesOverlay: String should match pattern",
+    ),
+    (
         "misspelled key",
         {"target": "kubernetes", "sever": {"replicas": 2}},
         {},
@@ -71,10 +96,10 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
         "prefect-platform:databaseUrl: must be a secret",
     ),
     (
-        "several replicas without redis",
-        {"target": "kubernetes", "server": {"replicas": 2}},
+        "several replicas without separate background services",
+        {"target": "kubernetes", "server": {"replicas": 2, "redis": True}},
         {},
-        "prefect-platform:server: replicas > 1 or separateBackgroundServices needs redis",
+        "prefect-platform:server.replicas: 2 replicas need server.separateBackgroundServices",
     ),
     (
         "bad bucket name",

@@ -34,6 +34,7 @@ import pytest
 from infra.declarations.deployments import DeploymentDeclaration
 from infra.declarations.loader import load_declarations
 from infra.declarations.pools import WorkPoolDeclaration
+from infra.platform_types import PoolSpec
 from tests.harness.mockstack import REPO, StackRun
 from tests.platform.test_manifests import drop_nulls, kubernetes_validate, write
 
@@ -123,9 +124,16 @@ class SubmittedJob:
 
 
 async def _submit(
-    deployment: DeploymentDeclaration, pool: WorkPoolDeclaration, api_url: str
+    deployment: DeploymentDeclaration,
+    pool: WorkPoolDeclaration,
+    api_url: str,
+    run_job_variables: dict[str, Any],
 ) -> None:
-    """What the worker does for one flow run of `deployment`, up to the API call."""
+    """What the worker does for one flow run of `deployment`, up to the API call.
+
+    `run_job_variables` are the run's own (`run_deployment(..., job_variables=...)`), merged
+    over the deployment's as the worker merges them.
+    """
     from kubernetes_asyncio.client import ApiClient, Configuration
     from prefect.client.schemas.objects import Flow, FlowRun, WorkPool
     from prefect.client.schemas.responses import DeploymentResponse
@@ -135,7 +143,7 @@ async def _submit(
     )
 
     template = pool.merged_base_job_template()
-    job_variables = dict(deployment.entry.work_pool.job_variables)
+    job_variables = {**deployment.entry.work_pool.job_variables, **run_job_variables}
     flow = Flow(id=uuid.uuid4(), name=deployment.flow_name, labels={})
     api_deployment = DeploymentResponse(
         id=uuid.uuid4(),
@@ -175,7 +183,11 @@ async def _submit(
         await worker._create_job(configuration, client)
 
 
-def submit_jobs(worker_auth: WorkerAuth, with_secret_settings: bool = True) -> list[SubmittedJob]:
+def submit_jobs(
+    worker_auth: WorkerAuth,
+    with_secret_settings: bool = True,
+    run_job_variables: dict[str, Any] | None = None,
+) -> list[SubmittedJob]:
     """The Job posted for a flow run of each Kubernetes deployment in prefect.yaml.
 
     The worker's environment is set only while the Jobs are submitted.
@@ -205,7 +217,7 @@ def submit_jobs(worker_auth: WorkerAuth, with_secret_settings: bool = True) -> l
             with temporary_settings(updates=updates):
                 for deployment in kubernetes:
                     pool = pools[deployment.entry.work_pool.name]
-                    asyncio.run(_submit(deployment, pool, api.url))
+                    asyncio.run(_submit(deployment, pool, api.url, run_job_variables or {}))
         finally:
             api.close()
     assert len(api.posted) == len(kubernetes), api.posted
@@ -345,3 +357,21 @@ def test_without_the_charts_secret_settings_the_worker_would_inline_it(
 
     for job in jobs:
         assert job.env()["PREFECT_API_AUTH_STRING"].get("value") == worker_auth.auth_string
+
+
+def test_no_deployment_or_run_chooses_the_pods_service_account(
+    jobs: list[SubmittedJob], worker_auth: WorkerAuth
+) -> None:
+    """A run asking for another account still runs as the one its pool fixes."""
+    asked = submit_jobs(worker_auth, run_job_variables={"service_account_name": "cluster-admin"})
+
+    for plain, job in zip(jobs, asked, strict=True):
+        account = job.job["spec"]["template"]["spec"].get("serviceAccountName")
+        assert account == plain.job["spec"]["template"]["spec"].get("serviceAccountName")
+        assert (
+            account
+            == "prefect-worker"
+            == PoolSpec(
+                job.pool.name, job.pool.type, job.pool.merged_base_job_template()
+            ).service_account_name()
+        )

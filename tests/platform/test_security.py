@@ -65,7 +65,11 @@ def test_secret_resources_mark_their_values_secret(
 
 
 @pytest.mark.parametrize("stack", ["local", "pr", "prod", "docker"])
-def test_stateful_resources_survive_delete(stack_runs: dict[str, StackRun], stack: str) -> None:
+def test_stateful_resources_survive_delete_where_protected(
+    stack_runs: dict[str, StackRun], stack: str
+) -> None:
+    """Docker volumes are always retained; Kubernetes volumes (and their namespace) only with
+    protectData (tests/platform/test_rendered_charts.py checks the namespace)."""
     run = stack_runs[stack]
     secrets = {"databaseUrl"} if stack == "prod" else set()
     protect = parse_config(stack_config(stack), secrets).protect_data
@@ -74,7 +78,8 @@ def test_stateful_resources_survive_delete(stack_runs: dict[str, StackRun], stac
     )
     assert stateful
     for resource in stateful:
-        assert resource.retain_on_delete, resource.name
+        retained = protect or resource.type == "docker:index/volume:Volume"
+        assert resource.retain_on_delete is retained, resource.name
         assert resource.protect is protect, resource.name
     assert protect is (stack == "prod")
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
 from infra.components.versions import (
+    FLOWS_IMAGE,
     MINIO_TAG,
     PREFECT_SERVER_CHART_VERSION,
     PREFECT_WORKER_CHART_VERSION,
@@ -79,17 +79,18 @@ def test_server_auth_is_on_and_read_from_a_secret(
 
 
 @pytest.mark.parametrize("stack", ["local", "pr", "prod"])
-def test_one_worker_per_kubernetes_pool_with_its_template_and_the_auth_secret(
+def test_one_worker_per_kubernetes_pool_with_the_auth_secret_and_no_template(
     stack_runs: dict[str, StackRun], stack: str
 ) -> None:
+    """The pool's template belongs to the work-pool resource, never to the worker chart."""
     run = stack_runs[stack]
     workers = release(run, "prefect-worker")
     assert [w["name"] for w in workers] == ["worker-kubernetes-pool"]
     worker = workers[0]["values"]["worker"]
     assert worker["config"]["workPool"] == "kubernetes-pool"
     assert worker["config"]["type"] == "kubernetes"
-    template = json.loads(worker["config"]["baseJobTemplate"]["configuration"])
-    assert template == kubernetes_pool_template()
+    assert "baseJobTemplate" not in worker["config"]
+    assert worker["extraArgs"] == ["--no-create-pool-if-not-found"]
     assert worker["apiConfig"] == "selfHostedServer"
     api = worker["selfHostedServerApiConfig"]
     assert api["apiUrl"] == "http://prefect-server.prefect.svc.cluster.local:4200/api"
@@ -222,7 +223,10 @@ def test_docker_stack_runs_the_whole_platform_with_health_checks(
         "docker-pool",
         "--type",
     ]
-    assert "prefect-docker==" in env_of(docker_worker)["EXTRA_PIP_PACKAGES"]
+    # Workers run the flows image: nothing is installed at start.
+    for pool in ("docker-pool", "process-pool"):
+        assert run.named(f"prefect-worker-{pool}-image").inputs["name"] == FLOWS_IMAGE
+        assert "EXTRA_PIP_PACKAGES" not in env_of(found[f"prefect-worker-{pool}"])
     assert docker_worker.inputs["mounts"][0]["target"] == "/var/run/docker.sock"
     assert (
         env_of(docker_worker)["PREFECT_API_AUTH_STRING"]
@@ -284,9 +288,9 @@ def test_local_stack_with_the_repository_pools(declared_pools: list[WorkPoolDecl
 
     pools = [PoolSpec(p.name, p.type, p.merged_base_job_template()) for p in declared_pools]
     run = run_stack("local", stack_config("local"), None, pools)
-    (worker,) = release(run, "prefect-worker")
-    template = json.loads(worker["values"]["worker"]["config"]["baseJobTemplate"]["configuration"])
-    account = template["variables"]["properties"]["service_account_name"]["default"]
+    assert len(release(run, "prefect-worker")) == 1
+    (pool,) = [p for p in pools if p.type == "kubernetes"]
+    account = pool.service_account_name()
     assert [a["metadata"]["name"] for a in by_kind(run, "ServiceAccount")] == [account]
 
 
@@ -326,8 +330,8 @@ def test_docker_pools_send_flow_runs_to_the_platform_network(
     docker_workers = {w["pool"] for w in stack_config_workers("docker") if w["type"] == "docker"}
     for pool in declared_pools:
         if pool.name in docker_workers:
-            template = pool.merged_base_job_template()
-            networks = template["variables"]["properties"]["networks"].get("default")
+            # Fixed by the pool for every run (POOL_FIXED_VARIABLES).
+            networks = pool.merged_base_job_template()["job_configuration"]["networks"]
             assert networks == [network.inputs["name"]], f"{pool.name}: job_variables.networks"
 
 

@@ -261,3 +261,22 @@ def test_unset_repository_variable_fails_before_any_change(
 
     assert stack["mocks"].state == state_before
     assert _updated_timestamps(prefect_server) == before
+
+
+def test_pools_keeping_results_in_a_store_the_stack_lacks_fail_before_any_change(
+    stack: dict[str, Any], repo_copy: Path, prefect_server: LiveServer
+) -> None:
+    """The pools' env names `s3-bucket/results`; a stack without an object store has none."""
+    without_store = {k: v for k, v in stack["config"].items() if k != "externalObjectStore"}
+    secrets = {k: v for k, v in stack["secrets"].items() if not k.startswith("s3")}
+    state_before = dict(stack["mocks"].state)
+    before = _updated_timestamps(prefect_server)
+
+    with pytest.raises(
+        ConfigError,
+        match=r"env\.PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK names 's3-bucket/results'",
+    ):
+        apply_program(stack["mocks"], without_store, secrets, repo_copy)
+
+    assert stack["mocks"].state == state_before
+    assert _updated_timestamps(prefect_server) == before

@@ -3,6 +3,7 @@ schedules, validation without I/O, and the Pulumi resource wrapper."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, cast
 
 import httpx
@@ -19,7 +20,7 @@ from infra.providers import (
     WorkPool,
     WorkQueueProvider,
 )
-from infra.providers.client import Connection, PrefectProviderError
+from infra.providers.client import Connection, PrefectApiError, PrefectProviderError, prefect_api
 from tests.harness.processes import free_port
 from tests.harness.s3 import S3Server
 
@@ -292,3 +293,26 @@ def test_a_program_can_declare_many_hundreds_of_dynamic_resources(pulumi_mocks: 
     return pulumi.Output.all(*(variable.urn for variable in variables)).apply(
         lambda urns: None if len(set(urns)) == 600 else pytest.fail("lost a resource")
     )
+
+
+def test_an_api_error_names_the_field_but_never_echoes_the_request_body(
+    connection: Connection,
+) -> None:
+    """Prefect's 422 echoes the whole request (`request_body`) and each bad field's `input`."""
+    secret = f"s3cr3t-{uuid.uuid4().hex}"
+    body = {
+        "name": "redaction-check",
+        "data": {"value": secret},
+        "block_schema_id": secret,  # not a UUID: refused with this value as the `input`
+        "block_type_id": str(uuid.uuid4()),
+    }
+    with (
+        prefect_api(connection, "block document 'redaction-check'") as api,
+        pytest.raises(PrefectApiError) as raised,
+    ):
+        api.call("POST", "/block_documents/", json=body)
+
+    message = str(raised.value)
+    assert raised.value.status_code == 422
+    assert "block_schema_id" in message and "block document 'redaction-check'" in message
+    assert secret not in message
