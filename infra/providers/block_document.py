@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,7 +24,16 @@ from pulumi.dynamic import Resource
 from infra.contracts import BlockDocumentInputs
 
 from ._base import PROVIDER_VERSION, PrefectProvider
-from .client import Connection, PrefectApi, PrefectConflictError, PrefectProviderError
+from .client import (
+    Connection,
+    PrefectApi,
+    PrefectApiError,
+    PrefectConflictError,
+    PrefectProviderError,
+)
+
+CREATE_ATTEMPTS = 3
+"""Tries of a block document's create that meets a transient 409 (see `_create`)."""
 
 
 def fingerprint(props: dict[str, Any]) -> str:
@@ -139,7 +149,19 @@ class BlockDocumentProvider(PrefectProvider[BlockDocumentInputs]):
             "block_type_id": block_type_id,
             "block_schema_id": schema_id,
         }
-        return str(api.call("POST", "/block_documents/", json=body)["id"])
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            try:
+                return str(api.call("POST", "/block_documents/", json=body)["id"])
+            except PrefectApiError as exc:
+                # A fresh server makes its encryption key with the first block document; two
+                # first documents at once race for it (Prefect 3.9.1 on PostgreSQL: a unique
+                # violation on `configuration.key`, answered 409). The name is still free
+                # then, and the next attempt finds the key made.
+                taken = api.call("GET", path, missing_ok=True) is not None
+                if exc.status_code != 409 or taken or attempt == CREATE_ATTEMPTS:
+                    raise
+                time.sleep(0.2 * attempt)
+        raise AssertionError("unreachable")
 
     def _update(
         self, api: PrefectApi, id_: str, olds: dict[str, Any], inputs: BlockDocumentInputs

@@ -114,7 +114,9 @@ class DockerEngine:
         wanted = [TEST_LABEL, *(f"{key}={value}" for key, value in labels.items())]
         client = self.client()
         try:
-            return list(client.containers.list(all=True, filters={"label": wanted}))
+            # A container auto-removed between the listing and its inspection is not there.
+            found = client.containers.list(all=True, filters={"label": wanted}, ignore_removed=True)
+            return list(found)
         finally:
             client.close()
 

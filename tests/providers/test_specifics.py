@@ -3,7 +3,10 @@ schedules, validation without I/O, and the Pulumi resource wrapper."""
 
 from __future__ import annotations
 
+import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, cast
 
 import httpx
@@ -21,6 +24,7 @@ from infra.providers import (
     WorkQueueProvider,
 )
 from infra.providers.client import Connection, PrefectApiError, PrefectProviderError, prefect_api
+from tests.harness.live_server import DATABASE_URL_ENV, start_prefect_server
 from tests.harness.processes import free_port
 from tests.harness.s3 import S3Server
 
@@ -316,3 +320,33 @@ def test_an_api_error_names_the_field_but_never_echoes_the_request_body(
     assert raised.value.status_code == 422
     assert "block_schema_id" in message and "block document 'redaction-check'" in message
     assert secret not in message
+
+
+def test_the_first_block_documents_of_a_fresh_server_are_created_together(
+    tmp_path: Path,
+) -> None:
+    """`pulumi up` creates the platform's blocks at once; a fresh server makes its encryption
+    key with the first one, and on PostgreSQL concurrent first documents race for it (409).
+
+    The race needs PostgreSQL (the suite's second pass, `make test-postgres`): SQLite
+    serializes the writes, so there this shows only that concurrent creates work.
+    """
+    server = start_prefect_server(tmp_path / "fresh", os.environ.get(DATABASE_URL_ENV))
+    try:
+        connection = Connection(api_url=server.api_url, auth_string=server.auth_string)
+        provider = BlockDocumentProvider(connection)
+
+        def create(index: int) -> str:
+            inputs = {
+                "name": f"first-{index}",
+                "block_type_slug": "secret",
+                "data": {"value": f"value-{index}"},
+                "connection": connection,
+            }
+            return str(provider.create(inputs).id)
+
+        with ThreadPoolExecutor(6) as pool:
+            created = list(pool.map(create, range(6)))
+        assert len(set(created)) == 6
+    finally:
+        server.stop()
