@@ -28,6 +28,8 @@ DUMP_FILE = "/backup/database.dump"
 """Where the init container writes the dump and the upload container reads it."""
 
 UPLOAD_SCRIPT = r"""set -euo pipefail
+# The endpoint on every call: AWS CLI releases before 2.13 ignore AWS_ENDPOINT_URL.
+aws() { command aws --endpoint-url "$AWS_ENDPOINT_URL" "$@"; }
 key="${BACKUP_PREFIX}$(date -u +%Y%m%dT%H%M%S.%3NZ).dump"
 aws s3 cp --only-show-errors "$BACKUP_FILE" "s3://${BACKUP_BUCKET}/${key}"
 echo "uploaded s3://${BACKUP_BUCKET}/${key} ($(wc -c < "$BACKUP_FILE") bytes)"
