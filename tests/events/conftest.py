@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from tests.events.helpers import deployment_id, emit, run_names
-from tests.harness.engine import ForwardingMocks, Operations, apply_program, destroy
+from tests.harness.engine import ForwardingMocks, Operations, apply_program, destroy, external_stack
 from tests.harness.git_remote import GitRemote
 from tests.harness.live_server import LiveServer
 from tests.harness.mockstack import copy_repo_files
@@ -56,19 +56,8 @@ def events_stack(
     root = copy_repo_files(tmp_path_factory.mktemp("events-repo"), ["flows"])
     shutil.copytree(REPO, root, dirs_exist_ok=True)
     git_remote.push_tree(root, "flows for the event tests")
-    stack = EventsStack(
-        root=root,
-        config={
-            "target": "external",
-            "apiUrl": prefect_server.api_url,
-            "externalObjectStore": {"endpointUrl": s3_server.endpoint_url, "buckets": ["results"]},
-        },
-        secrets={
-            "authString": prefect_server.auth_string,
-            "s3AccessKey": s3_server.access_key,
-            "s3SecretKey": s3_server.secret_key,
-        },
-    )
+    config, secrets = external_stack(prefect_server, s3_server, "results")
+    stack = EventsStack(root=root, config=config, secrets=secrets)
     with pytest.MonkeyPatch.context() as env:
         env.setenv("EVENTS_REPO_URL", git_remote.url)
         stack.up()

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.harness.engine import ForwardingMocks, Operations, apply_program, destroy
+from tests.harness.engine import ForwardingMocks, Operations, apply_program, destroy, external_stack
 from tests.harness.git_remote import GitRemote, create_git_remote
 from tests.harness.live_server import DATABASE_URL_ENV, LiveServer, start_prefect_server
 from tests.harness.mockstack import copy_repo_files
@@ -47,20 +47,7 @@ class Platform:
 
     def apply(self, root: Path | None = None) -> Operations:
         """`pulumi up` of the program over the checkout (or another tree)."""
-        config = {
-            "target": "external",
-            "apiUrl": self.server.api_url,
-            "externalObjectStore": {
-                "endpointUrl": self.s3.endpoint_url,
-                "buckets": [self.s3.bucket],
-            },
-        }
-        secrets = {
-            "authString": self.server.auth_string,
-            "githubToken": self.github_token,
-            "s3AccessKey": self.s3.access_key,
-            "s3SecretKey": self.s3.secret_key,
-        }
+        config, secrets = external_stack(self.server, self.s3, githubToken=self.github_token)
         return apply_program(self.mocks, config, secrets, root or self.tree)
 
     def destroy(self) -> Operations:

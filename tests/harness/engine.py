@@ -23,7 +23,9 @@ from pulumi.runtime._serialization import _deserialize
 
 from infra.providers.client import REQUEST_HOOKS
 from infra.providers.listing import LISTINGS
+from tests.harness.live_server import LiveServer
 from tests.harness.mockstack import RecordingMocks, run_stack, unwrap_secrets
+from tests.harness.s3 import S3Server
 
 DYNAMIC_PREFIX = "pulumi-python:dynamic"
 PROVIDER_KEY = "__provider"
@@ -171,6 +173,28 @@ class ForwardingMocks(RecordingMocks):
                 gone.provider.delete(gone.id, gone.outs)
                 self.ops.deleted.append(key)
         return self.ops
+
+
+def external_stack(
+    server: LiveServer, s3: S3Server, bucket: str | None = None, **secrets: str
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Config and secrets of an `external` stack on the harness's server and S3 server.
+
+    `bucket` is the stack's results bucket (default: the S3 server's own); `secrets` adds
+    others (e.g. `githubToken`).
+    """
+    config = {
+        "target": "external",
+        "apiUrl": server.api_url,
+        "externalObjectStore": {"endpointUrl": s3.endpoint_url, "buckets": [bucket or s3.bucket]},
+    }
+    stack_secrets = {
+        "authString": server.auth_string,
+        "s3AccessKey": s3.access_key,
+        "s3SecretKey": s3.secret_key,
+        **secrets,
+    }
+    return config, stack_secrets
 
 
 def apply_program(

@@ -18,7 +18,7 @@ from prefect.client.orchestration import SyncPrefectClient, get_client
 
 from infra.config import ConfigError
 from infra.declarations import Declarations, load_declarations
-from tests.harness.engine import ForwardingMocks, Operations, apply_program, destroy
+from tests.harness.engine import ForwardingMocks, Operations, apply_program, destroy, external_stack
 from tests.harness.git_remote import GitRemote
 from tests.harness.live_server import LiveServer
 from tests.harness.mockstack import copy_repo_files
@@ -46,17 +46,7 @@ def stack(
     prefect_server: LiveServer, s3_server: S3Server, git_remote: GitRemote
 ) -> Iterator[dict[str, Any]]:
     """Config of an `external` stack on the harness's server and S3, and its engine state."""
-    config = {
-        "target": "external",
-        "apiUrl": prefect_server.api_url,
-        "externalObjectStore": {"endpointUrl": s3_server.endpoint_url, "buckets": ["results"]},
-    }
-    secrets = {
-        "authString": prefect_server.auth_string,
-        "s3AccessKey": s3_server.access_key,
-        "s3SecretKey": s3_server.secret_key,
-        "githubToken": GITHUB_TOKEN,
-    }
+    config, secrets = external_stack(prefect_server, s3_server, "results", githubToken=GITHUB_TOKEN)
     mocks = ForwardingMocks()
     with pytest.MonkeyPatch.context() as env:
         # prefect.yaml's pull steps clone the repository these name (here: the harness remote).
