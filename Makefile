@@ -14,7 +14,7 @@ ifeq ($(UV),$(UV_LOCAL))
 export PATH := $(dir $(UV_LOCAL)):$(PATH)
 endif
 
-.PHONY: up down install test test-postgres lint validate schemas e2e docs bench-apply bench-scale bench-scale-ci bench-push-to-run
+.PHONY: up down install test test-postgres lint validate schemas e2e docs bench-apply bench-scale bench-scale-ci bench-push-to-run bench-ha
 
 up: install ## Bring up the `local` stack on kind (STACK=docker for a Docker host); installs kind and the Pulumi CLI into .tools/ if missing; prints the URLs.
 	$(RUN) ./scripts/up.sh
@@ -67,6 +67,13 @@ bench-scale-ci: install ## The scale benchmark at CI size (50 objects); fails on
 
 bench-push-to-run: install ## The push-to-run benchmark (docs/performance.md).
 	$(RUN) python -m benchmarks.push_to_run
+
+bench-ha: install ## The HA fault run: 300 flow runs while API, services and Redis are killed (docs/performance.md#fault-tests; PostgreSQL, nginx, redis-server).
+	$(RUN) python -m benchmarks.ha_faults --runs 300
+
+.PHONY: bench-webhooks
+bench-webhooks: install ## The webhook benchmark: signed request to Completed run, gateway rate (docs/performance.md#webhooks).
+	$(RUN) python -m benchmarks.webhooks
 
 .PHONY: backup restore
 

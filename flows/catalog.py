@@ -226,9 +226,16 @@ class GapFeature(NamedTuple):
     test: str
     """The test that proves it (empty when not yet covered)."""
     shows: str
+    module: str = ""
+    """The flow module that demonstrates it, if one does (`flows/integrations/`)."""
 
 
 _C, _G = "tests/containers/test_docker_pool.py", "tests/gitops/test_private_repo.py"
+_SQL, _DBT, _DIST = (
+    "tests/integrations/test_sql.py",
+    "tests/integrations/test_dbt.py",
+    "tests/integrations/test_distributed.py",
+)
 
 GAP_FEATURES: tuple[GapFeature, ...] = (
     GapFeature(
@@ -252,7 +259,18 @@ GAP_FEATURES: tuple[GapFeature, ...] = (
         "`concurrency-limits.yaml` applied to the server by the program; a flow held by one "
         f"(also `{_R}::test_concurrency_limit_serialises_the_critical_sections`)",
     ),
-    GapFeature("Webhooks", "not yet", "", "a self-hosted webhook gateway is planned"),
+    GapFeature(
+        "Webhooks",
+        "covered",
+        "tests/webhooks/test_live.py::test_a_signed_github_push_runs_a_deployment_to_completed",
+        "the kit's gateway (`webhooks/github-push.yaml`): a GitHub-signed push becomes a "
+        "`github.push` event on a live server, an automation runs a deployment and a real worker "
+        "completes it; every refusal (401, 404, 413, 400 with the template line, 429, 503) "
+        "emits nothing (also `tests/webhooks/test_bad_requests.py::test_a_bad_request_is_"
+        "refused_and_emits_nothing`); the gateway in the flows image as both targets run it "
+        "(also `tests/containers/test_webhook_gateway.py::test_the_flows_image_serves_the_"
+        "shipped_gateway_code`)",
+    ),
     GapFeature(
         "Remote result storage",
         "covered",
@@ -263,9 +281,47 @@ GAP_FEATURES: tuple[GapFeature, ...] = (
         f"process (also `{_C}::test_smoke_docker_runs_in_a_container_from_git_and_writes_its_"
         "result_to_s3`, in a container)",
     ),
-    GapFeature("prefect-sqlalchemy", "not yet", "", "planned"),
-    GapFeature("prefect-dbt", "not yet", "", "planned"),
-    GapFeature("Notification blocks", "not yet", "", "notification blocks as code are planned"),
+    GapFeature(
+        "prefect-sqlalchemy",
+        "covered",
+        f"{_SQL}::test_rows_written_through_the_block_are_read_back_from_postgresql",
+        "rows written to and read back from a fresh PostgreSQL database through a "
+        "`sqlalchemy-connector` block; a lock timeout retried by the task (`AwaitingRetry`, "
+        "`Retrying` in its state history); a wrong database fails at once naming the block, the "
+        f"password in no log (also `{_SQL}::test_a_lock_timeout_is_retried_by_the_task_and_"
+        f"shows_in_its_state_history`, `{_SQL}::test_a_wrong_database_url_fails_naming_the_"
+        "block_without_the_password`); the block declared in `blocks/`, its password a Pulumi "
+        "config secret, applied by the program and used by the flow (also `tests/integrations/"
+        "test_declared_connector.py::test_a_declared_connector_block_is_applied_and_a_flow_"
+        "uses_it`); a wrong password refused by a PostgreSQL that checks passwords fails the "
+        "run naming the block (also `tests/integrations/test_refused_password.py::test_the_"
+        "right_password_connects_and_a_wrong_one_fails_naming_the_block`)",
+        "flows.integrations.sql",
+    ),
+    GapFeature(
+        "prefect-dbt",
+        "covered",
+        f"{_DBT}::test_dbt_build_runs_the_seed_models_and_tests_as_task_runs",
+        "`dbt build` of `flows/integrations/dbt_project/` (seed, models, tests) by "
+        "`PrefectDbtRunner` into PostgreSQL: a task run per dbt node, an asset materialization "
+        "event per seed and model, the profile made from the connector block (password as a "
+        "block placeholder); a failing dbt test and a model "
+        f"error fail the run with dbt's message (also `{_DBT}::test_a_failing_dbt_test_fails_"
+        f"the_flow_run_and_stops_what_depends_on_it`, `{_DBT}::test_a_model_sql_error_fails_"
+        "the_flow_run_with_dbts_message`)",
+        "flows.integrations.dbt_run",
+    ),
+    GapFeature(
+        "Notification blocks",
+        "covered",
+        "tests/events/test_notifications.py"
+        "::test_a_send_notification_action_delivers_the_rendered_message_through_a_declared_block",
+        "a `custom-webhook` block declared in `blocks/`, its URL and token Pulumi config "
+        "secrets, applied by the program; an automation's `send-notification` action names it "
+        "and the server delivers the rendered subject and body to an HTTP endpoint (also "
+        "`tests/declarations/test_blocks.py::test_a_bad_block_file_names_the_file_and_the_field`"
+        ", Slack, Teams and any installed block type validated the same way)",
+    ),
     GapFeature(
         "Docker/K8s work pools",
         "partly",
@@ -283,7 +339,22 @@ GAP_FEATURES: tuple[GapFeature, ...] = (
         f"a container (also `{_C}::test_a_private_repository_clones_over_https_into_a_"
         "container_with_the_token`)",
     ),
-    GapFeature("DaskTaskRunner / RayTaskRunner", "not yet", "", "planned"),
+    GapFeature(
+        "DaskTaskRunner / RayTaskRunner",
+        "partly",
+        f"{_DIST}::test_dask_runs_tasks_in_the_clusters_worker_processes_and_gathers_results",
+        "tasks run in a Dask cluster's worker processes and on a local Ray instance (pids "
+        "recorded, results gathered); a Dask address that does not answer fails the run in "
+        "seconds, and a deployment selects the cluster by its `env` job variable on a real "
+        "process worker (also `tests/integrations/test_ray.py::test_ray_runs_tasks_in_ray_worker_"
+        f"processes_and_gathers_results`, `{_DIST}::test_a_dask_address_that_does_not_answer_"
+        f"fails_the_run_within_seconds`, `{_DIST}::test_a_deployment_selects_the_dask_cluster_by_"
+        "its_env_job_variable`); the stack's Dask cluster (`dask.enabled`, the official chart) "
+        "declared and checked under Pulumi's mocks (`tests/integrations/test_dask_cluster.py`), "
+        "never run on a cluster here. Missing: a Ray cluster (KubeRay, not provisioned: "
+        "docs/integrations.md)",
+        "flows.integrations.clusters",
+    ),
     GapFeature("Managed execution", "n/a", "", "Prefect Cloud only"),
     GapFeature(
         "Custom event triggers",
@@ -344,7 +415,10 @@ def render() -> str:
     ]
     for gap in GAP_FEATURES:
         test = f"`{gap.test}`" if gap.test else "none"
-        lines.append(f"| {gap.feature} | {gap.status} | {test} | {gap.shows} |")
+        shows = gap.shows
+        if gap.module:
+            shows = f"flow `{gap.module.replace('.', '/')}.py`: {shows}"
+        lines.append(f"| {gap.feature} | {gap.status} | {test} | {shows} |")
     return "\n".join(lines) + "\n"
 
 

@@ -32,9 +32,11 @@ def _validate(root: Path, stack_config: Path | None, blocks: list[str]) -> int:
 
     overrides = None
     source = OVERRIDES_KEY
+    secret_keys: set[str] | None = None
     if stack_config is not None:
         try:
             overrides = read_stack_overrides(stack_config)
+            secret_keys = _stack_config_keys(stack_config)
         except (OSError, ValueError) as error:
             print(f"{stack_config}: {error}", file=sys.stderr)
             return 1
@@ -45,6 +47,7 @@ def _validate(root: Path, stack_config: Path | None, blocks: list[str]) -> int:
             overrides,
             known_blocks=PLATFORM_BLOCKS | set(blocks),
             overrides_source=source,
+            known_secrets=secret_keys,
         )
     except DeclarationError as error:
         print(error, file=sys.stderr)
@@ -55,6 +58,20 @@ def _validate(root: Path, stack_config: Path | None, blocks: list[str]) -> int:
     suffix = f" with overrides from {stack_config}" if stack_config else ""
     print(f"OK: {counts} ({root.resolve()}{suffix})")
     return 0
+
+
+def _stack_config_keys(stack_config: Path) -> set[str]:
+    """The `prefect-platform:<key>` keys a Pulumi.<stack>.yaml sets (secrets among them)."""
+    from infra.declarations.yaml_io import read_yaml
+
+    document = read_yaml(stack_config) or {}
+    config = document.get("config") if isinstance(document, dict) else None
+    prefix = "prefect-platform:"
+    return {
+        key.removeprefix(prefix).split(".")[0]
+        for key in (config if isinstance(config, dict) else {})
+        if isinstance(key, str) and key.startswith(prefix)
+    }
 
 
 def _schemas(root: Path, check: bool) -> int:
@@ -89,7 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     validate.add_argument(
         "--stack-config",
         type=Path,
-        help="apply this Pulumi stack file's prefect-platform:overrides",
+        help=(
+            "apply this Pulumi stack file's prefect-platform:overrides; the secrets that "
+            "blocks/ and webhooks/ name must be set in it"
+        ),
     )
     validate.add_argument(
         "--block",

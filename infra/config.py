@@ -1,11 +1,10 @@
 """Typed stack configuration for the `prefect-platform` Pulumi program.
 
-Every key lives in the `prefect-platform:` namespace of a `Pulumi.<stack>.yaml` file. The whole
-configuration is validated here, before the program declares a single resource: an unknown key,
-an unknown target, a work pool type that has no worker on the chosen target, a malformed image
-tag or a missing secret raises `ConfigError` naming the key (`prefect-platform:workers[1].type`).
-Secrets (`databaseUrl`, `authString`, `s3AccessKey`, `s3SecretKey`) are never in the model, which
-records whether they are set; the program reads them with `pulumi.Config.require_secret`.
+Every key of a `Pulumi.<stack>.yaml` in the `prefect-platform:` namespace is validated here,
+before the program declares a resource: an unknown key or target, a pool type with no worker
+on the target, a malformed image tag or a missing secret raises `ConfigError` naming the key
+(`prefect-platform:workers[1].type`). Secrets (`databaseUrl`, `authString`, `s3AccessKey`,
+`s3SecretKey`) are not in the model, only whether they are set (`pulumi.Config.require_secret`).
 """
 
 from __future__ import annotations
@@ -17,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.alias_generators import to_camel
 
 from infra.backup.settings import BackupConfig
+from infra.components.dask_cluster import DaskConfig
 from infra.components.server_values import incoherence
+from infra.components.task_worker import TaskWorkerConfig
 from infra.components.versions import FLOWS_IMAGE
 
 NAMESPACE = "prefect-platform"
@@ -149,17 +150,13 @@ class ObjectStoreConfig(_Model):
     """The S3-compatible object store the stack runs."""
 
     kind: Literal["minio", "seaweedfs"] = Field(default="minio", description="Server software.")
-    image_tag: str | None = Field(
-        default=None, description="Override the pinned image tag of that server."
-    )
+    image_tag: str | None = Field(default=None, description="Override the pinned image tag.")
     buckets: list[str] = Field(
         default_factory=lambda: ["prefect-results"],
         description="Buckets the stack creates; the first is the results bucket.",
     )
     storage_size: str = Field(default="5Gi", description="Volume size (Kubernetes target).")
-    node_port: int | None = Field(
-        default=None, ge=30000, le=32767, description="Expose S3 as this NodePort."
-    )
+    node_port: int | None = Field(default=None, ge=30000, le=32767, description="S3 NodePort.")
 
     @field_validator("image_tag")
     @classmethod
@@ -187,6 +184,7 @@ class DockerConfig(_Model):
     )
     server_port: int = Field(default=4200, ge=1, le=65535, description="Host port of the API/UI.")
     s3_port: int = Field(default=9000, ge=1, le=65535, description="Host port of the S3 API.")
+    gateway_port: int = Field(default=8480, ge=1, le=65535, description="Host port of the gateway.")
 
 
 class ExternalObjectStoreConfig(_Model):
@@ -234,6 +232,8 @@ class PlatformConfig(_Model):
     )
     docker: DockerConfig = Field(default_factory=DockerConfig, description="Docker target.")
     backup: BackupConfig = Field(default_factory=BackupConfig, description="Database backups.")
+    dask: DaskConfig = Field(default_factory=DaskConfig, description="Dask cluster (Kubernetes).")
+    task_workers: list[TaskWorkerConfig] = Field(default_factory=list, description="Task workers.")
     api_url: str | None = Field(default=None, description="Server API URL (`external` only).")
     external_object_store: ExternalObjectStoreConfig | None = Field(
         default=None, description="Existing S3 endpoint (`external` only)."

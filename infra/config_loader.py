@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -66,10 +66,12 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(lines)
 
 
-def load_config() -> PlatformConfig:
+def load_config(declared_secrets: Iterable[str] = ()) -> PlatformConfig:
     """Read and validate the current stack's `prefect-platform:` config from the Pulumi runtime.
 
-    Keys other steps read (`OTHER_STEP_KEYS`) are skipped; every other unknown key is an error.
+    Keys other steps read (`OTHER_STEP_KEYS`) are skipped, and so are `declared_secrets`, the
+    keys declarations take secrets from (`blocks/`), which must be secrets; every other
+    unknown key is an error.
     """
     from pulumi.runtime import config as runtime_config
 
@@ -77,6 +79,7 @@ def load_config() -> PlatformConfig:
     raw: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     secret_env = set(runtime_config.get_config_secret_keys_env())
     skipped = OTHER_STEP_KEYS
+    declared = set(declared_secrets)
     values: dict[str, Any] = {}
     secrets: set[str] = set()
     for full_key in sorted(raw):
@@ -85,13 +88,14 @@ def load_config() -> PlatformConfig:
         key = full_key.removeprefix(prefix)
         if key in skipped:
             continue
-        if key in SECRET_KEYS:
+        if key in SECRET_KEYS or key in declared:
             if full_key not in secret_env and not runtime_config.is_config_secret(full_key):
                 raise ConfigError(
                     f"{full_key}: must be a secret (`pulumi config set --secret {full_key} ...`), "
                     "not a plain value"
                 )
-            secrets.add(key)
+            if key in SECRET_KEYS:
+                secrets.add(key)
             continue
         values[key] = _decode(runtime_config.get_config(full_key))
     return parse_config(values, secrets)

@@ -56,11 +56,33 @@ class S3Access:
     """Secret access key (secret)."""
     buckets: list[str]
     """Buckets; the first is the results bucket."""
+    flows_access_key: pulumi.Output[str] | None = None
+    """Access key of the user flow runs get, limited to `buckets` (None: the keys above)."""
+    flows_secret_key: pulumi.Output[str] | None = None
+    """Its secret key."""
+
+    def flow_run_keys(self) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        """The keys flow runs get: the flows' own user where the platform made one."""
+        if self.flows_access_key is None or self.flows_secret_key is None:
+            return self.access_key, self.secret_key
+        return self.flows_access_key, self.flows_secret_key
 
     @property
     def results_bucket(self) -> str:
         """The bucket flow results go to."""
         return self.buckets[0]
+
+
+@dataclass(frozen=True)
+class GatewaySpec:
+    """The webhook gateway's endpoints (`webhooks/`), for the targets that deploy it."""
+
+    endpoints: str
+    """JSON list of the endpoints, without secrets (the gateway's `PLATFORM_WEBHOOKS`)."""
+    secrets: Mapping[str, pulumi.Input[str]]
+    """Each endpoint's secret (Pulumi secrets), by the environment variable the gateway reads."""
+    slugs: list[str]
+    """The endpoints' slugs (`POST /hooks/<slug>`)."""
 
 
 @dataclass(frozen=True)
@@ -81,3 +103,5 @@ class Platform:
     """A shell command that opens the UI."""
     ready: list[pulumi.Resource] = field(default_factory=list)
     """Resources the Prefect objects wait for (the server answering, buckets created)."""
+    webhook_urls: pulumi.Output[dict[str, str]] | None = None
+    """Each webhook endpoint's URL, by slug (None: no `webhooks/`, or no gateway here)."""

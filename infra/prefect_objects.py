@@ -184,12 +184,13 @@ def platform_blocks(s3: S3Access | None, github_token: pulumi.Input[str] | None)
     """
     blocks = []
     if s3 is not None:
+        access_key, secret_key = s3.flow_run_keys()  # never the store's root keys
         credentials = BlockSpec(
             "minio-credentials",
             "object-store",
             {
-                "minio_root_user": s3.access_key,
-                "minio_root_password": s3.secret_key,
+                "minio_root_user": access_key,
+                "minio_root_password": secret_key,
                 "region_name": "us-east-1",
                 "aws_client_parameters": {"endpoint_url": s3.endpoint_url},
             },

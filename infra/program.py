@@ -8,18 +8,21 @@ have a worker. `main()` is what `infra/__main__.py` runs under `pulumi up`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pulumi
 
+from infra.components.task_worker import TaskSource
 from infra.components.values import REPO_ROOT
 from infra.config import NAMESPACE, ConfigError, PlatformConfig
 from infra.config_loader import load_config
 from infra.declarations import PLATFORM_BLOCKS, Declarations, load_declarations
 from infra.declarations.deployments import unresolved_environment
+from infra.declared_secrets import block_specs, gateway_spec
 from infra.flows_image import use_flows_image
-from infra.platform_types import Platform, PoolSpec
+from infra.platform_types import GatewaySpec, Platform, PoolSpec
 from infra.prefect_objects import PrefectObjects, PrefectObjectsArgs, platform_blocks
 from infra.providers import Connection
 from infra.targets import docker, external, kubernetes
@@ -30,6 +33,8 @@ def build_platform(
     stack: str,
     pools: Sequence[PoolSpec] | None = None,
     pool_owners: kubernetes.PoolOwners | None = None,
+    gateway: GatewaySpec | None = None,
+    tasks: TaskSource | None = None,
 ) -> Platform:
     """Declare the platform of one stack.
 
@@ -39,6 +44,9 @@ def build_platform(
             config names one with `helmValuesOverlay`.
         pools: The pools declared in `pools/`. When given, every configured worker must name one
             of them with the same type; Kubernetes workers get its base job template.
+        pool_owners: Declares the Prefect objects once the server is up (see the target).
+        gateway: The webhook endpoints of `webhooks/`, for the gateway (Kubernetes, Docker).
+        tasks: Where the `taskWorkers` clone their code (`task_source`).
 
     Raises:
         ConfigError: a worker names a pool that is not declared or has another type.
@@ -46,8 +54,16 @@ def build_platform(
     declared = _check_pools(config, pools)
     if config.target == "kubernetes":
         overlay = config.helm_values_overlay or stack
-        return kubernetes.build(config, overlay, declared, pool_owners)
-    platform = external.build(config) if config.target == "external" else docker.build(config)
+        return kubernetes.build(config, overlay, declared, pool_owners, gateway, tasks)
+    if config.target == "external":
+        if gateway is not None or tasks is not None:
+            pulumi.log.warn(
+                "the external target deploys no webhook gateway and no task worker: run "
+                "`python -m infra.gateway` and `prefect task serve` next to your server"
+            )
+        platform = external.build(config)
+    else:
+        platform = docker.build(config, gateway, tasks)
     if pool_owners is not None:
         pool_owners(platform)
     return platform
@@ -78,6 +94,35 @@ def _check_pools(
                 f"jobs in namespace {job_namespace!r} (pools/ job_variables.namespace)"
             )
     return declared
+
+
+def task_source(config: PlatformConfig, settings: pulumi.Config) -> TaskSource | None:
+    """Where the stack's task workers clone their code: the repository the pull steps clone.
+
+    Raises:
+        ConfigError: `taskWorkers` is set, but the environment does not name the repository and
+            branch (as `make up` and the workflows do), or the stack has no object store.
+    """
+    if not config.task_workers:
+        return None
+    names = [worker.name for worker in config.task_workers]
+    if len(set(names)) < len(names):
+        raise ConfigError(f"{NAMESPACE}:taskWorkers: two task workers have one name: {names}")
+    if config.target == "external" and config.external_object_store is None:
+        raise ConfigError(
+            f"{NAMESPACE}:taskWorkers: task workers keep parameters and results in the "
+            f"object store; set {NAMESPACE}:externalObjectStore"
+        )
+    variables = ("PREFECT_PLATFORM_REPO_URL", "PREFECT_PLATFORM_BRANCH")
+    missing = [name for name in variables if not os.environ.get(name)]
+    if missing:
+        raise ConfigError(
+            f"{NAMESPACE}:taskWorkers: task workers clone the repository named by "
+            f"{' and '.join(variables)}; export {', '.join(missing)} before `pulumi up`"
+        )
+    return TaskSource(
+        os.environ[variables[0]], os.environ[variables[1]], settings.get_secret("githubToken")
+    )
 
 
 def _require_pull_step_environment(declarations: Declarations) -> None:
@@ -142,6 +187,8 @@ def export_outputs(platform: Platform) -> None:
         pulumi.export("authString", pulumi.Output.secret(platform.auth_string))
     pulumi.export("openUiCommand", platform.open_ui_command)
     pulumi.export("workerPools", platform.worker_pools)
+    if platform.webhook_urls is not None:
+        pulumi.export("webhookUrls", platform.webhook_urls)
 
 
 def main(root: Path = REPO_ROOT) -> Platform:
@@ -152,31 +199,33 @@ def main(root: Path = REPO_ROOT) -> Platform:
     `prefect-platform:overrides`), so a bad file stops the run before any resource is declared;
     then declares the platform and applies the declarations to its server.
     """
-    config = load_config()
     settings = pulumi.Config(NAMESPACE)
-    declarations = use_flows_image(
-        load_declarations(root, settings.get_object("overrides")), config.flows_image
-    )
+    declared = load_declarations(root, settings.get_object("overrides"))
+    config = load_config(declared.secret_keys())
+    declarations = use_flows_image(declared, config.flows_image)
     pools = [
         PoolSpec(pool.name, pool.type, pool.merged_base_job_template())
         for pool in declarations.work_pools
     ]
     _require_pull_step_environment(declarations)
     _require_storage_blocks(declarations, config)
+    blocks = block_specs(declarations, settings)
+    gateway = gateway_spec(declarations, settings)
+    tasks = task_source(config, settings)
 
     def apply_objects(platform: Platform) -> Mapping[str, pulumi.Resource]:
         # Prefect objects: declarations applied to this server, before its workers start
-        blocks = platform_blocks(platform.s3, settings.get_secret("githubToken"))
+        provisioned = platform_blocks(platform.s3, settings.get_secret("githubToken"))
         connection: pulumi.Output[Connection] = pulumi.Output.all(
             platform.api_url, platform.auth_string
         ).apply(lambda values: Connection(api_url=values[0], auth_string=values[1]))
         objects = PrefectObjects(
             "prefect-objects",
-            PrefectObjectsArgs(declarations, connection, blocks),
+            PrefectObjectsArgs(declarations, connection, [*provisioned, *blocks]),
             pulumi.ResourceOptions(depends_on=platform.ready),
         )
         return objects.work_pools
 
-    platform = build_platform(config, pulumi.get_stack(), pools, apply_objects)
+    platform = build_platform(config, pulumi.get_stack(), pools, apply_objects, gateway, tasks)
     export_outputs(platform)
     return platform

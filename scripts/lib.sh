@@ -272,3 +272,24 @@ login_command() {
   printf 'PULUMI_BACKEND_URL=file://%s %s %s stack output authString --show-secrets --stack %s' \
     "$STATE_DIR" "$passphrase" "$pulumi_cmd" "$STACK"
 }
+
+# The config secrets webhooks/ and blocks/ name (scripts/declared_secrets.py). A webhook's
+# secret is one the sender and the gateway share: a stack without it gets a generated one,
+# which the sender is then given (`pulumi config get`). A block's secret comes from elsewhere
+# (a Slack URL, a password): a missing one stops here, before `pulumi up`, naming the command.
+# Arguments: what `pulumi config` needs to find the stack (`--stack S [--config-file F]`).
+ensure_declared_secrets() {
+  local kind key
+  while read -r kind key; do
+    if pulumi config get "prefect-platform:$key" "$@" >/dev/null 2>&1; then
+      continue
+    fi
+    if [[ "$kind" == webhook ]]; then
+      head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' \
+        | pulumi config set --secret "prefect-platform:$key" "$@"
+      say "generated the webhook secret prefect-platform:$key; give it to the sender: pulumi config get prefect-platform:$key $*"
+    else
+      fail "blocks/ takes prefect-platform:$key from the stack's secrets: pulumi config set --secret prefect-platform:$key <value> $*"
+    fi
+  done < <(python "$REPO_ROOT/scripts/declared_secrets.py" "$REPO_ROOT")
+}

@@ -28,3 +28,7 @@ pulumi stack select --create "$STACK" --non-interactive
 pulumi config set kubernetes:context "kind-$CLUSTER" --stack "$STACK"
 # The Secret block `github-token` that prefect.yaml's pull step reads.
 printf '%s' "$GITHUB_TOKEN_FOR_FLOWS" | pulumi config set --secret githubToken --stack "$STACK"
+# The secrets webhooks/ and blocks/ name: webhook secrets generated for the preview.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source scripts/lib.sh
+ensure_declared_secrets --stack "$STACK"

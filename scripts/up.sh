@@ -38,6 +38,7 @@ fi
 
 say "stack $STACK (state in .pulumi-state/, config copy in ${STACK_CONFIG#"$REPO_ROOT"/})"
 select_or_create_stack
+ensure_declared_secrets --stack "$STACK" --config-file "$STACK_CONFIG"
 pulumi up --yes --stack "$STACK" --config-file "$STACK_CONFIG" --non-interactive --skip-preview
 
 api_url="$(pulumi stack output apiUrl --stack "$STACK")"

@@ -38,10 +38,33 @@ def harness_dir() -> Iterator[Path]:
         yield Path(path)
 
 
+SESSION_SECRETS: list[str] = []
+"""Secret values the session's services hold (the server's password, the S3 secret key, the git
+token): no service's log may contain one (`no_secret_in_service_logs`)."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_service_logs(harness_dir: Path) -> Iterator[None]:
+    """After every test: the log of every process the harness started (servers, workers, flow
+    runs, nginx, the gateway) holds none of `SESSION_SECRETS`. Fails the session otherwise."""
+    yield
+    leaks = []
+    for process in STARTED:
+        if not process.log_path.exists():
+            continue
+        text = process.log_path.read_text(errors="replace")
+        found = [secret for secret in SESSION_SECRETS if secret in text]
+        if found:
+            leaks.append(f"{process.name} ({process.log_path}): {len(found)} secret(s)")
+    if leaks:
+        pytest.fail("a secret is in a service log:\n" + "\n".join(leaks), pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def prefect_server(harness_dir: Path) -> Iterator[LiveServer]:
     """A live Prefect server; the in-process client talks to it with the auth string."""
     server = start_prefect_server(harness_dir / "server", os.environ.get(DATABASE_URL_ENV))
+    SESSION_SECRETS.append(server.auth_string.partition(":")[2])
     try:
         with environment(server.client_env()):
             _refresh_prefect_settings()
@@ -78,6 +101,7 @@ def api(prefect_server: LiveServer) -> Iterator[Api]:
 def s3_server(harness_dir: Path) -> Iterator[S3Server]:
     """A live S3 server with one bucket (`s3_server.bucket`)."""
     server = start_s3_server(harness_dir / "s3")
+    SESSION_SECRETS.append(server.secret_key)
     try:
         yield server
     finally:
@@ -141,6 +165,7 @@ def https_git_server(
         print(f"skipped: {reason}")
         pytest.skip(reason)
     server = start_https_git_server(tmp_path_factory.mktemp("git-https"), git_remote)
+    SESSION_SECRETS.append(server.token)
     try:
         yield server
     finally:

@@ -42,6 +42,7 @@ def container(
     mounts: list[docker.ContainerMountArgs] | None = None,
     restart: str = "unless-stopped",
     entrypoint: list[str] | None = None,
+    uploads: list[docker.ContainerUploadArgs] | None = None,
 ) -> docker.Container:
     """Declare the container `<prefix>-<role>` (and its image) under `place.parent`.
 
@@ -79,6 +80,7 @@ def container(
             else None
         ),
         mounts=mounts,
+        uploads=uploads,
         healthcheck=docker.ContainerHealthcheckArgs(
             tests=health, interval="10s", timeout="5s", retries=6, start_period="20s"
         ),
@@ -88,5 +90,8 @@ def container(
             parent=place.parent,
             depends_on=depends_on or [],
             additional_secret_outputs=["envs"],
+            # A container's name and host ports are fixed: its replacement (a new image, say)
+            # can only start once the old one is gone (create-before-delete would conflict).
+            delete_before_replace=True,
         ),
     )

@@ -16,26 +16,28 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from infra.components.docker_container import Placement, container
-from infra.components.object_store import bucket_script
+from infra.components.docker_object_store import OBJECT_STORE_HOST, StoreKeys, object_store
+from infra.components.task_worker import (
+    DOCKER_HEALTH,
+    TaskSource,
+    TaskWorkerConfig,
+    docker_envs,
+    serve_script,
+)
 from infra.components.versions import (
-    AWS_CLI_IMAGE,
     FLOWS_IMAGE,
-    MINIO_IMAGE,
-    MINIO_TAG,
     POSTGRES_IMAGE,
     PREFECT_IMAGE,
-    SEAWEEDFS_IMAGE,
-    SEAWEEDFS_TAG,
 )
+from infra.components.webhook_gateway import endpoint_urls, gateway_container
 from infra.components.worker import NO_CREATE_POOL
+from infra.platform_types import GatewaySpec
 
 Output = pulumi.Output[str]
 
 SERVER_HOST = "prefect-server"
 """Host name of the server on the private network."""
 
-OBJECT_STORE_HOST = "object-store"
-"""Host name of the S3 server on the private network (port 9000)."""
 
 _PY_HEALTH = (
     "import sys,urllib.request;"
@@ -75,6 +77,14 @@ class DockerHostArgs:
     """Host port of the API/UI."""
     s3_port: int = 9000
     """Host port of S3."""
+    gateway: GatewaySpec | None = None
+    """The webhook gateway's endpoints; None: no gateway container."""
+    gateway_port: int = 8480
+    """Host port of the webhook gateway."""
+    task_workers: Sequence[TaskWorkerConfig] = ()
+    """`prefect task serve` containers (stack setting `taskWorkers`)."""
+    task_source: TaskSource | None = None
+    """Where they clone their code (required with `task_workers`)."""
     protect: bool = False
     """`protect` the data volumes too (they are always retained on delete)."""
     auth_rotation: str = "1"
@@ -91,6 +101,9 @@ class DockerHost(pulumi.ComponentResource):
     s3_host_endpoint_url: pulumi.Output[str]
     access_key: pulumi.Output[str]
     secret_key: pulumi.Output[str]
+    flows_access_key: pulumi.Output[str]
+    flows_secret_key: pulumi.Output[str]
+    webhook_urls: pulumi.Output[dict[str, str]] | None = None
 
     def __init__(
         self, name: str, args: DockerHostArgs, opts: pulumi.ResourceOptions | None = None
@@ -127,6 +140,8 @@ class DockerHost(pulumi.ComponentResource):
         )
         self.access_key = password("access-key", 20)
         self.secret_key = password("secret-key", 40)
+        self.flows_access_key = password("flows-access-key", 20)
+        self.flows_secret_key = password("flows-secret-key", 40)
 
         postgres = container(
             self._place,
@@ -140,7 +155,18 @@ class DockerHost(pulumi.ComponentResource):
             volume=(db_volume.name, "/var/lib/postgresql/data"),
             health=["CMD-SHELL", "pg_isready -U prefect -d prefect"],
         )
-        store = self._object_store(s3_volume.name)
+        keys = StoreKeys(
+            self.access_key, self.secret_key, self.flows_access_key, self.flows_secret_key
+        )
+        store = object_store(
+            self._place,
+            args.object_store,
+            args.object_store_tag,
+            s3_volume.name,
+            args.s3_port,
+            args.buckets,
+            keys,
+        )
         database_url = pulumi.Output.concat(
             "postgresql+asyncpg://prefect:", db_password, f"@{name}-postgres:5432/prefect"
         )
@@ -160,9 +186,36 @@ class DockerHost(pulumi.ComponentResource):
             depends_on=[postgres],
             alias=SERVER_HOST,
         )
-        self._bucket_job(store)
         for pool in args.pools:
             self._worker(pool, server)
+        for worker in args.task_workers:
+            if args.task_source is None:
+                raise ValueError(f"{name}: task workers need a task_source")
+            container(
+                self._place,
+                f"task-worker-{worker.name}",
+                args.flows_image,
+                command=["/bin/sh", "-c", serve_script(worker)],
+                envs=docker_envs(
+                    args.task_source, f"http://{SERVER_HOST}:4200/api", self.auth_string
+                ),
+                health=DOCKER_HEALTH,
+                depends_on=[server, store],
+            )
+        if args.gateway is not None:
+            gateway_container(
+                self._place,
+                args.flows_image,
+                args.gateway,
+                api_url=f"http://{SERVER_HOST}:4200/api",
+                auth_string=self.auth_string,
+                port=args.gateway_port,
+                depends_on=[server],
+            )
+            gateway_url = f"http://{args.bind_address}:{args.gateway_port}"
+            self.webhook_urls = pulumi.Output.from_input(
+                endpoint_urls(gateway_url, args.gateway.slugs)
+            )
 
         self.api_url = server.id.apply(lambda _: f"{public_url}/api")
         self.ui_url = server.id.apply(lambda _: public_url)
@@ -179,52 +232,9 @@ class DockerHost(pulumi.ComponentResource):
                 "s3_host_endpoint_url": self.s3_host_endpoint_url,
                 "access_key": self.access_key,
                 "secret_key": self.secret_key,
+                "flows_access_key": self.flows_access_key,
+                "flows_secret_key": self.flows_secret_key,
             }
-        )
-
-    def _object_store(self, volume: pulumi.Output[str]) -> docker.Container:
-        args = self._args
-        if args.object_store == "minio":
-            image = f"{MINIO_IMAGE}:{args.object_store_tag or MINIO_TAG}"
-            command = ["server", "/data", "--address", ":9000", "--console-address", ":9001"]
-            envs = {"MINIO_ROOT_USER": self.access_key, "MINIO_ROOT_PASSWORD": self.secret_key}
-            health = ["CMD", "mc", "ready", "local"]
-            entrypoint = None
-        else:
-            image = f"{SEAWEEDFS_IMAGE}:{args.object_store_tag or SEAWEEDFS_TAG}"
-            command = ["mini", "-dir=/data", "-s3.port=9000"]
-            entrypoint = ["weed"]
-            envs = {"AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key}
-            health = ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:9000/ || [ $? -eq 8 ]"]
-        return container(
-            self._place,
-            "object-store",
-            image,
-            command=command,
-            envs=envs,
-            volume=(volume, "/data"),
-            ports=[(9000, args.s3_port)],
-            health=health,
-            alias=OBJECT_STORE_HOST,
-            entrypoint=entrypoint,
-        )
-
-    def _bucket_job(self, store: docker.Container) -> docker.Container:
-        return container(
-            self._place,
-            "create-buckets",
-            AWS_CLI_IMAGE,
-            command=["-c", bucket_script(self._args.buckets)],
-            envs={
-                "AWS_ENDPOINT_URL": f"http://{OBJECT_STORE_HOST}:9000",
-                "AWS_DEFAULT_REGION": "us-east-1",
-                "AWS_ACCESS_KEY_ID": self.access_key,
-                "AWS_SECRET_ACCESS_KEY": self.secret_key,
-            },
-            health=["NONE"],
-            depends_on=[store],
-            restart="no",
-            entrypoint=["/bin/sh"],
         )
 
     def _worker(self, pool: DockerWorkerPool, server: docker.Container) -> docker.Container:

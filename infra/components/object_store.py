@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -9,6 +10,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from infra.components.store_access import (
+    S3_CONFIG_ENV,
+    bucket_script,
+    minio_user_script,
+    seaweedfs_command,
+    seaweedfs_s3_config,
+)
 from infra.components.versions import (
     AWS_CLI_IMAGE,
     MINIO_IMAGE,
@@ -61,11 +69,17 @@ class ObjectStoreArgs:
 
 
 class ObjectStore(pulumi.ComponentResource):
-    """An S3 server with generated credentials, a data volume and the stack's buckets."""
+    """An S3 server with generated credentials, a data volume and the stack's buckets.
+
+    Two users (`store_access.py`): the root keys (`access_key`, `secret_key`) and the flows'
+    keys (`flows_access_key`, `flows_secret_key`), limited to the stack's buckets.
+    """
 
     endpoint_url: pulumi.Output[str]
     access_key: pulumi.Output[str]
     secret_key: pulumi.Output[str]
+    flows_access_key: pulumi.Output[str]
+    flows_secret_key: pulumi.Output[str]
     buckets: pulumi.Output[list[str]]
 
     def __init__(
@@ -75,15 +89,30 @@ class ObjectStore(pulumi.ComponentResource):
             raise ValueError(f"{name}: at least one bucket (the results bucket) is required")
         super().__init__("prefect-platform:kubernetes:ObjectStore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        access = random.RandomPassword(f"{name}-access-key", length=20, special=False, opts=child)
-        secret = random.RandomPassword(f"{name}-secret-key", length=40, special=False, opts=child)
-        self.access_key = pulumi.Output.secret(access.result)
-        self.secret_key = pulumi.Output.secret(secret.result)
+
+        def key(role: str, length: int) -> pulumi.Output[str]:
+            generated = random.RandomPassword(
+                f"{name}-{role}", length=length, special=False, opts=child
+            )
+            return pulumi.Output.secret(generated.result)
+
+        self.access_key, self.secret_key = key("access-key", 20), key("secret-key", 40)
+        self.flows_access_key = key("flows-access-key", 20)
+        self.flows_secret_key = key("flows-secret-key", 40)
+        keys = [self.access_key, self.secret_key, self.flows_access_key, self.flows_secret_key]
         credentials = k8s.core.v1.Secret(
             f"{name}-credentials",
             metadata=self._meta(args, CREDENTIALS_SECRET_NAME),
             type="Opaque",
-            string_data={"access-key": self.access_key, "secret-key": self.secret_key},
+            string_data={
+                "access-key": self.access_key,
+                "secret-key": self.secret_key,
+                "flows-access-key": self.flows_access_key,
+                "flows-secret-key": self.flows_secret_key,
+                "s3-config": pulumi.Output.all(*keys).apply(
+                    lambda k: json.dumps(seaweedfs_s3_config(k[:2], k[2:], args.buckets))
+                ),
+            },
             opts=child,
         )
         volume = k8s.core.v1.PersistentVolumeClaim(
@@ -125,6 +154,13 @@ class ObjectStore(pulumi.ComponentResource):
             spec=cast(k8s.batch.v1.JobSpecArgsDict, self._bucket_job_spec(args, endpoint)),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
         )
+        if args.kind == "minio":
+            k8s.batch.v1.Job(
+                f"{name}-flows-user",
+                metadata=self._meta(args, f"{SERVICE_NAME}-flows-user"),
+                spec=cast(k8s.batch.v1.JobSpecArgsDict, self._user_job_spec(args, endpoint)),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
+            )
         self.endpoint_url = service.metadata.apply(lambda _: endpoint)
         self.buckets = pulumi.Output.from_input(list(args.buckets))
         self.register_outputs(
@@ -132,6 +168,8 @@ class ObjectStore(pulumi.ComponentResource):
                 "endpoint_url": self.endpoint_url,
                 "access_key": self.access_key,
                 "secret_key": self.secret_key,
+                "flows_access_key": self.flows_access_key,
+                "flows_secret_key": self.flows_secret_key,
                 "buckets": self.buckets,
             }
         )
@@ -170,11 +208,8 @@ class ObjectStore(pulumi.ComponentResource):
             probe = {"httpGet": {"path": "/minio/health/ready", "port": "s3"}}
         else:
             image = f"{SEAWEEDFS_IMAGE}:{args.image_tag or SEAWEEDFS_TAG}"
-            command = ["weed", "mini", "-dir=/data", "-s3.port=9000"]
-            env = [
-                {"name": "AWS_ACCESS_KEY_ID", "valueFrom": from_secret("access-key")},
-                {"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": from_secret("secret-key")},
-            ]
+            command = seaweedfs_command(["mini", "-dir=/data", "-s3.port=9000"])
+            env = [{"name": S3_CONFIG_ENV, "valueFrom": from_secret("s3-config")}]
             probe = {"tcpSocket": {"port": "s3"}}
         container = {
             "name": args.kind,
@@ -214,49 +249,52 @@ class ObjectStore(pulumi.ComponentResource):
 
     @staticmethod
     def _bucket_job_spec(args: ObjectStoreArgs, endpoint: str) -> dict[str, Any]:
-        script = bucket_script(args.buckets)
         env = [
             {"name": "AWS_ENDPOINT_URL", "value": endpoint},
             {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"},
             {"name": "HOME", "value": "/tmp"},
-            {
-                "name": "AWS_ACCESS_KEY_ID",
-                "valueFrom": {
-                    "secretKeyRef": {"name": CREDENTIALS_SECRET_NAME, "key": "access-key"}
-                },
-            },
-            {
-                "name": "AWS_SECRET_ACCESS_KEY",
-                "valueFrom": {
-                    "secretKeyRef": {"name": CREDENTIALS_SECRET_NAME, "key": "secret-key"}
-                },
-            },
+            _secret_env("AWS_ACCESS_KEY_ID", "access-key"),
+            _secret_env("AWS_SECRET_ACCESS_KEY", "secret-key"),
         ]
-        return {
-            "backoffLimit": 10,
-            "template": {
-                "spec": {
-                    "restartPolicy": "OnFailure",
-                    "automountServiceAccountToken": False,
-                    "containers": [
-                        {
-                            "name": "create-buckets",
-                            "image": AWS_CLI_IMAGE,
-                            "command": ["/bin/sh", "-c", script],
-                            "env": env,
-                            "securityContext": _NON_ROOT,
-                        }
-                    ],
-                }
-            },
-        }
+        return _job(AWS_CLI_IMAGE, "create-buckets", bucket_script(args.buckets), env)
+
+    @staticmethod
+    def _user_job_spec(args: ObjectStoreArgs, endpoint: str) -> dict[str, Any]:
+        env = [
+            {"name": "MINIO_ENDPOINT", "value": endpoint},
+            _secret_env("MINIO_ROOT_USER", "access-key"),
+            _secret_env("MINIO_ROOT_PASSWORD", "secret-key"),
+            _secret_env("FLOWS_ACCESS_KEY", "flows-access-key"),
+            _secret_env("FLOWS_SECRET_KEY", "flows-secret-key"),
+        ]
+        image = f"{MINIO_IMAGE}:{args.image_tag or MINIO_TAG}"
+        return _job(image, "flows-user", minio_user_script(args.buckets), env)
 
 
-def bucket_script(buckets: tuple[str, ...]) -> str:
-    """A shell script (for the aws-cli image) that creates each bucket unless it exists."""
-    lines = [
-        f"aws s3api head-bucket --bucket {bucket} 2>/dev/null || "
-        f"aws s3api create-bucket --bucket {bucket}"
-        for bucket in buckets
-    ]
-    return "set -e\n" + "\n".join(lines) + "\necho buckets ready\n"
+def _secret_env(name: str, key: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "valueFrom": {"secretKeyRef": {"name": CREDENTIALS_SECRET_NAME, "key": key}},
+    }
+
+
+def _job(image: str, name: str, script: str, env: list[dict[str, Any]]) -> dict[str, Any]:
+    """A Job spec running one shell script, retried until it succeeds (the server may start)."""
+    return {
+        "backoffLimit": 10,
+        "template": {
+            "spec": {
+                "restartPolicy": "OnFailure",
+                "automountServiceAccountToken": False,
+                "containers": [
+                    {
+                        "name": name,
+                        "image": image,
+                        "command": ["/bin/sh", "-c", script],
+                        "env": env,
+                        "securityContext": _NON_ROOT,
+                    }
+                ],
+            }
+        },
+    }

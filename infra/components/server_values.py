@@ -136,6 +136,61 @@ def redis_host(namespace: str) -> str:
     return f"{RELEASE_NAME}{REDIS_HOST_SUFFIX}.{namespace}.svc.cluster.local"
 
 
+REDIS_PORT, REDIS_DB = 6379, 0
+"""Port and database of the chart's Redis that messaging and Docket use."""
+
+_REDIS_MODULES = {"broker": "prefect_redis.messaging", "cache": "prefect_redis.messaging"}
+
+
+def redis_messaging_values(host: str, port: int = REDIS_PORT, db: int = REDIS_DB) -> dict[str, Any]:
+    """`backgroundServices.messaging` for Redis: the one source of the server's Redis settings.
+
+    `redis_messaging_env` derives from it the environment the chart renders into the API and
+    background-services pods; the HA test harness (tests/harness/ha.py) runs on that.
+    """
+    return {
+        **_REDIS_MODULES,
+        "redis": {
+            "host": host,
+            "port": port,
+            "db": db,
+            "existingSecret": REDIS_SECRET_NAME,
+            "existingSecretPasswordKey": "redis-password",
+        },
+        # Without it Docket is `memory://`, which coordinates one server only
+        # (templates/_helpers.tpl, "Docket URL for background service coordination").
+        "docket": {"existingSecret": REDIS_SECRET_NAME, "existingSecretKey": DOCKET_URL_KEY},
+    }
+
+
+def redis_messaging_env(
+    host: str, password: str, port: int = REDIS_PORT, db: int = REDIS_DB
+) -> dict[str, str]:
+    """The server settings the chart renders from `redis_messaging_values` (secrets resolved).
+
+    As the chart's `backgroundServices.envVars` (templates/_helpers.tpl) does: the broker and
+    cache modules, Redis causal ordering and lease storage when the broker is prefect-redis,
+    the connection, and the Docket URL that `PrefectServer` stores under `DOCKET_URL_KEY`.
+    """
+    values = redis_messaging_values(host, port, db)
+    redis = values["redis"]
+    env = {
+        "PREFECT_MESSAGING_BROKER": values["broker"],
+        "PREFECT_MESSAGING_CACHE": values["cache"],
+    }
+    if values["broker"] == "prefect_redis.messaging":
+        env["PREFECT_SERVER_EVENTS_CAUSAL_ORDERING"] = "prefect_redis.ordering"
+        env["PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE"] = "prefect_redis.lease_storage"
+    return {
+        **env,
+        "PREFECT_REDIS_MESSAGING_HOST": redis["host"],
+        "PREFECT_REDIS_MESSAGING_PORT": str(redis["port"]),
+        "PREFECT_REDIS_MESSAGING_DB": str(redis["db"]),
+        "PREFECT_REDIS_MESSAGING_PASSWORD": password,
+        "PREFECT_SERVER_DOCKET_URL": f"redis://:{password}@{host}:{port}/{db}",
+    }
+
+
 ROTATION_ANNOTATION = "prefect-platform/auth-rotation"
 """Pod annotation carrying `authRotation`: a new value rolls the pods onto the new password."""
 
@@ -195,19 +250,9 @@ def server_values(args: PrefectServerArgs) -> dict[str, Any]:
                 "existingSecretPasswordKey": "redis-password",
             },
         }
-        owned["backgroundServices"]["messaging"] = {
-            "broker": "prefect_redis.messaging",
-            "cache": "prefect_redis.messaging",
-            "redis": {
-                "host": redis_host(args.namespace),
-                "port": 6379,
-                "existingSecret": REDIS_SECRET_NAME,
-                "existingSecretPasswordKey": "redis-password",
-            },
-            # Without it Docket is `memory://`, which coordinates one server only
-            # (templates/_helpers.tpl, "Docket URL for background service coordination").
-            "docket": {"existingSecret": REDIS_SECRET_NAME, "existingSecretKey": DOCKET_URL_KEY},
-        }
+        owned["backgroundServices"]["messaging"] = redis_messaging_values(
+            redis_host(args.namespace)
+        )
     if args.ingress_host:
         owned["ingress"] = {
             "enabled": True,

@@ -43,3 +43,10 @@ BACKUP_DUMP_IMAGE = POSTGRES_IMAGE
 """`pg_dump` of the scheduled database backup (infra/components/database_backup.py): its major
 version (16) must be at least the server's (the chart's bundled PostgreSQL is 15.4). The upload
 runs `AWS_CLI_IMAGE`."""
+
+DASK_HELM_REPOSITORY = "https://helm.dask.org"
+"""The official Dask Helm chart repository (github.com/dask/helm-chart)."""
+
+DASK_CHART_VERSION = "2024.1.1"
+"""The `dask` chart (its latest release tag). Its scheduler and workers run the stack's
+`dask.image`, never the chart's default images (docs/integrations.md says why)."""

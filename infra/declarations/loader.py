@@ -14,7 +14,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from infra.declarations.automations import AutomationDeclaration, Reference, check_automation
-from infra.declarations.context import KIND_LABELS, LoadContext, ObjectKey, ObjectKind, yaml_files
+from infra.declarations.blocks import BlockDeclaration, check_block_references, load_blocks
+from infra.declarations.context import LoadContext, ObjectKey, ObjectKind, yaml_files
+from infra.declarations.cross_checks import check_automation_cycles, check_references
 from infra.declarations.deployment_loader import PREFECT_YAML, load_deployments
 from infra.declarations.deployments import DeploymentDeclaration
 from infra.declarations.errors import Collector, join_field
@@ -27,6 +29,7 @@ from infra.declarations.limits import (
 from infra.declarations.overrides import OVERRIDES_KEY, Overrides
 from infra.declarations.pool_loader import load_pools
 from infra.declarations.pools import WorkPoolDeclaration, WorkQueueDeclaration
+from infra.declarations.webhooks import WebhookDeclaration, load_webhooks
 
 #: Blocks the platform's Pulumi program provisions, as ``<block type slug>/<name>``.
 PLATFORM_BLOCKS = frozenset(
@@ -49,6 +52,10 @@ class Declarations:
     variables: list[VariableDeclaration] = field(default_factory=list)
     automations: list[AutomationDeclaration] = field(default_factory=list)
     deployments: list[DeploymentDeclaration] = field(default_factory=list)
+    blocks: list[BlockDeclaration] = field(default_factory=list)
+    """Block documents declared in `blocks/` (their secrets resolve in the Pulumi program)."""
+    webhooks: list[WebhookDeclaration] = field(default_factory=list)
+    """Endpoints of the webhook gateway declared in `webhooks/` (not Prefect objects)."""
     files: dict[ObjectKey, str] = field(default_factory=dict)
     """Where each object is declared, by `(kind, name)`."""
 
@@ -65,9 +72,15 @@ class Declarations:
             "deployments": [item.provider_inputs().dump() for item in self.deployments],
         }
 
+    def secret_keys(self) -> set[str]:
+        """The stack config keys (`prefect-platform:<key>`) declarations take secrets from."""
+        keys = {key for block in self.blocks for key in block.secrets.values()}
+        return keys | {webhook.secret for webhook in self.webhooks}
+
     def count(self) -> dict[str, int]:
         """How many objects of each kind are declared."""
-        return {kind: len(items) for kind, items in self.provider_inputs().items()}
+        counts = {kind: len(items) for kind, items in self.provider_inputs().items()}
+        return {**counts, "blocks": len(self.blocks), "webhooks": len(self.webhooks)}
 
 
 def load_declarations(
@@ -76,6 +89,7 @@ def load_declarations(
     *,
     known_blocks: Iterable[str] = PLATFORM_BLOCKS,
     overrides_source: str = OVERRIDES_KEY,
+    known_secrets: Iterable[str] | None = None,
 ) -> Declarations:
     """Read, override and validate every declaration under ``root``.
 
@@ -83,9 +97,11 @@ def load_declarations(
         root: the repository root (holds pools/, automations/, concurrency-limits.yaml,
             variables.yaml and prefect.yaml; each is optional).
         overrides: the stack's ``prefect-platform:overrides`` value (see overrides.py).
-        known_blocks: the block documents automations may name (``<type slug>/<name>``):
-            blocks are provisioned by the Pulumi program, not declared in files.
+        known_blocks: the block documents the Pulumi program provisions (``<type
+            slug>/<name>``); automations may name them and those declared in ``blocks/``.
         overrides_source: how error messages name where the overrides came from.
+        known_secrets: the stack's Pulumi config keys, when known: a block or webhook whose
+            secret names a key not among them is an error (None: not checked).
 
     Returns:
         The validated declarations.
@@ -108,13 +124,17 @@ def load_declarations(
         context, LIMITS_FILE, ConcurrencyLimitsFile, "concurrency_limits", "concurrency_limit"
     )
     variables = _load_list_file(context, VARIABLES_FILE, VariablesFile, "variables", "variable")
+    blocks = load_blocks(context, known_blocks, known_secrets)
+    check_block_references(context, blocks, known_blocks)
     automations, references = _load_automations(context)
     deployments = load_deployments(context, root / PREFECT_YAML, pools)
     # A deployment's `triggers:` are automations like the files' (each runs its deployment).
     automations += [trigger for deployment in deployments for trigger in deployment.triggers]
 
-    _check_references(context, references, pools, automations, deployments, set(known_blocks))
-    _check_automation_cycles(context, automations, references)
+    block_names = set(known_blocks) | {block.reference for block in blocks}
+    check_references(context, references, pools, automations, deployments, block_names)
+    check_automation_cycles(context, automations, references)
+    webhooks = load_webhooks(context, known_secrets)
     _check_unused_overrides(context)
     collector.raise_if_any()
     return Declarations(
@@ -125,6 +145,8 @@ def load_declarations(
         variables=variables,
         automations=automations,
         deployments=deployments,
+        blocks=blocks,
+        webhooks=webhooks,
         files=context.files,
     )
 
@@ -191,87 +213,6 @@ def _load_automations(
             continue
         automations.append(automation)
     return automations, references
-
-
-def _check_references(
-    context: LoadContext,
-    references: list[tuple[str, Reference]],
-    pools: list[WorkPoolDeclaration],
-    automations: list[AutomationDeclaration],
-    deployments: list[DeploymentDeclaration],
-    blocks: set[str],
-) -> None:
-    known: dict[ObjectKind, set[str]] = {
-        "deployment": {deployment.reference for deployment in deployments},
-        "work_pool": {pool.name for pool in pools},
-        "work_queue": {f"{pool.name}/{queue.name}" for pool in pools for queue in pool.queues}
-        | {f"{pool.name}/default" for pool in pools},
-        "automation": {automation.name for automation in automations},
-        "block_document": blocks,
-    }
-    where = {
-        "deployment": "in prefect.yaml ('<flow name>/<deployment name>')",
-        "work_pool": "in pools/",
-        "work_queue": "in pools/ ('<pool>/<queue>')",
-        "automation": "in automations/",
-        "block_document": "among the blocks the platform provisions ('<type slug>/<name>')",
-    }
-    for file, reference in references:
-        names = known[reference.kind]
-        if reference.name not in names and not context.is_broken(reference.kind, reference.name):
-            choices = ", ".join(sorted(names)) or "none"
-            context.collector.add(
-                file,
-                reference.field,
-                f"no {KIND_LABELS[reference.kind]} named {reference.name!r} "
-                f"{where[reference.kind]}; declared: {choices}",
-            )
-
-
-def _check_automation_cycles(
-    context: LoadContext,
-    automations: list[AutomationDeclaration],
-    references: list[tuple[str, Reference]],
-) -> None:
-    """Automations that pause or resume each other in a circle cannot be created in any order
-    (each must exist before the one naming it): report each circle once, where it starts."""
-    names = {automation.name for automation in automations}
-    graph = {a.name: [n for n in a.named_automations() if n in names] for a in automations}
-    files = {name: context.files[("automation", name)] for name in graph}
-    where = {
-        (file, reference.name): reference.field
-        for file, reference in references
-        if reference.kind == "automation"
-    }
-    reported: set[frozenset[str]] = set()
-    for start in sorted(graph):
-        path = _path_back(graph, start)
-        if path is None or frozenset(path) in reported:
-            continue
-        reported.add(frozenset(path))
-        circle = " -> ".join([*path, start])
-        context.collector.add(
-            files[start],
-            where.get((files[start], path[1] if len(path) > 1 else start), "actions"),
-            f"automations pause or resume each other in a circle, {circle} "
-            f"({', '.join(files[name] for name in path)}): none can be created first; "
-            "break the circle",
-        )
-
-
-def _path_back(graph: dict[str, list[str]], start: str) -> list[str] | None:
-    """A path start -> ... that leads back to start (None when there is none)."""
-    stack: list[tuple[str, list[str]]] = [(start, [start])]
-    seen: set[str] = set()
-    while stack:
-        node, path = stack.pop()
-        for target in graph[node]:
-            if target == start:
-                return path
-            if target not in seen:
-                seen.add(target)
-                stack.append((target, [*path, target]))
-    return None
 
 
 _SINGULAR = {

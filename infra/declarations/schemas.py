@@ -15,10 +15,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from infra.declarations.automations import AutomationDeclaration
+from infra.declarations.blocks import BlockDeclaration
 from infra.declarations.deployments import DeploymentEntry, PrefectYaml
 from infra.declarations.limits import ConcurrencyLimitsFile, VariablesFile
 from infra.declarations.overrides import Overrides
 from infra.declarations.pools import WorkPoolDeclaration
+from infra.declarations.webhooks import WebhookDeclaration
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -30,6 +32,8 @@ SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "variables.schema.json": (VariablesFile, "variables.yaml."),
     "prefect-yaml.schema.json": (PrefectYaml, "The parts of prefect.yaml the kit reads."),
     "overrides.schema.json": (Overrides, "The value of prefect-platform:overrides."),
+    "webhook.schema.json": (WebhookDeclaration, "A webhook endpoint file in webhooks/."),
+    "block.schema.json": (BlockDeclaration, "A block document file in blocks/."),
 }
 
 

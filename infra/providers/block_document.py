@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pulumi
-from prefect.blocks.core import Block
+from prefect.blocks.core import Block, UnknownBlockType
 from pulumi.dynamic import Resource
 
 from infra.contracts import BlockDocumentInputs
@@ -47,7 +47,7 @@ def fingerprint(props: dict[str, Any]) -> str:
 def _block_class(slug: str) -> type[Block] | None:
     try:
         return Block.get_block_class_from_key(slug)
-    except KeyError:
+    except UnknownBlockType:  # not installed here: the server may still know the type
         return None
 
 

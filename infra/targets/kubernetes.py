@@ -7,14 +7,17 @@ from collections.abc import Callable, Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.components.dask_cluster import DaskCluster, DaskClusterArgs
 from infra.components.database_backup import DatabaseBackup, DatabaseBackupArgs
 from infra.components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from infra.components.object_store import ObjectStore, ObjectStoreArgs
 from infra.components.prefect_server import PrefectServer, PrefectServerArgs
+from infra.components.task_worker import TaskSource, TaskWorkers, TaskWorkersArgs
 from infra.components.values import load_values
+from infra.components.webhook_gateway import WebhookGateway, WebhookGatewayArgs
 from infra.components.worker import Worker, WorkerArgs, release_name
 from infra.config import NAMESPACE, PlatformConfig
-from infra.platform_types import Platform, PoolSpec, S3Access
+from infra.platform_types import GatewaySpec, Platform, PoolSpec, S3Access
 from infra.targets.args import component_args
 
 PoolOwners = Callable[[Platform], Mapping[str, pulumi.Resource]]
@@ -26,6 +29,8 @@ def build(
     overlay: str,
     declared: Mapping[str, PoolSpec],
     pool_owners: PoolOwners | None = None,
+    gateway: GatewaySpec | None = None,
+    tasks: TaskSource | None = None,
 ) -> Platform:
     """Declare the platform on a Kubernetes cluster.
 
@@ -38,6 +43,8 @@ def build(
             workers; each worker's release then waits for the resource that owns its pool, so
             the worker never meets a missing pool. None (the platform alone, in tests): no
             such dependency.
+        gateway: The webhook endpoints of `webhooks/`; None: no gateway.
+        tasks: Where the `taskWorkers` clone their code; None: no task workers.
     """
     server_config = config.server
     namespace = k8s.core.v1.Namespace(
@@ -106,6 +113,18 @@ def build(
             ),
             opts=pulumi.ResourceOptions(depends_on=[namespace, server, store]),
         )
+    if config.dask.enabled:  # docs/integrations.md: flows reach it by PLATFORM_DASK_ADDRESS
+        DaskCluster(
+            "dask",
+            component_args(
+                DaskClusterArgs,
+                config.dask,
+                namespace=config.namespace,
+                api_url=server.internal_api_url,
+                auth_secret_name=server.auth_secret_name,
+            ),
+            opts=pulumi.ResourceOptions(depends_on=[namespace, server]),
+        )
     for account in flow_run_service_accounts(config, declared):
         # Flow-run pods run as the account their pool names; it gets no RBAC (no API access).
         k8s.core.v1.ServiceAccount(
@@ -121,14 +140,57 @@ def build(
             f"kubectl -n {config.namespace} port-forward svc/prefect-server 4200:4200 & "
             "python3 -m webbrowser http://127.0.0.1:4200"
         )
+    if tasks is not None and config.task_workers:
+        TaskWorkers(
+            "task-workers",
+            TaskWorkersArgs(
+                namespace=config.namespace,
+                image=config.flows_image,
+                workers=list(config.task_workers),
+                source=tasks,
+                api_url=server.internal_api_url,
+                auth_secret_name=server.auth_secret_name,
+            ),
+            opts=pulumi.ResourceOptions(depends_on=[namespace, server, store]),
+        )
+    webhook_urls = None
+    if gateway is not None:
+        webhook_urls = WebhookGateway(
+            "webhook-gateway",
+            WebhookGatewayArgs(
+                namespace=config.namespace,
+                image=config.flows_image,
+                spec=gateway,
+                api_url=server.internal_api_url,
+                auth_secret_name=server.auth_secret_name,
+                ingress_host=server_config.ingress_host,
+                ingress_class_name=server_config.ingress_class_name,
+                ingress_tls_secret=server_config.ingress_tls_secret
+                or (
+                    f"{server_config.ingress_host}-tls"
+                    if server_config.ingress_cluster_issuer
+                    else None
+                ),
+                public_url=server_config.public_url if server_config.ingress_host else None,
+            ),
+            opts=pulumi.ResourceOptions(depends_on=[namespace, server]),
+        ).urls
     platform = Platform(
         api_url=server.api_url,
         ui_url=server.ui_url,
         auth_string=server.auth_string,
-        s3=S3Access(store.endpoint_url, store.access_key, store.secret_key, store_config.buckets),
+        s3=S3Access(
+            store.endpoint_url,
+            store.access_key,
+            store.secret_key,
+            store_config.buckets,
+            store.flows_access_key,
+            store.flows_secret_key,
+        ),
         worker_pools=[worker.pool for worker in config.workers],
         open_ui_command=open_ui,
         ready=[server, store],
+        webhook_urls=webhook_urls,
     )
     owners = pool_owners(platform) if pool_owners is not None else {}
     worker_values = load_values("prefect-worker", overlay)

@@ -31,6 +31,8 @@ def test_every_kind_is_read_from_its_file(declarations: Declarations) -> None:
         "variables": 2,
         "automations": 2,
         "deployments": 2,
+        "blocks": 2,
+        "webhooks": 0,
     }
     assert declarations.files[("work_pool", "fx-kubernetes")] == "pools/fx-kubernetes.yaml"
     assert (

@@ -92,6 +92,9 @@ def test_validate_command_applies_a_stack_files_overrides(repo: Path, tmp_path: 
     stack.write_text(
         "config:\n"
         "  prefect-platform:target: external\n"
+        # The secrets blocks/ names: validate checks the stack file sets them.
+        "  prefect-platform:fxSlackUrl: {secure: v1:AAAA}\n"
+        "  prefect-platform:fxWarehousePassword: {secure: v1:AAAA}\n"
         "  prefect-platform:overrides:\n"
         "    concurrency_limits:\n"
         "      fx-db: {limit: -2}\n"

@@ -246,6 +246,7 @@ printf '%s %s\\n' "$(basename "$0")" "$*" >> "$CALLS"
 case "$(basename "$0") $1 $2" in
   "pulumi stack select") [ "$3" = --create ] || [ -f "$STATE/exists" ] || exit 1 ;;
   "pulumi stack export") cat "$STATE/export.json" ;;
+  "pulumi config get") exit 1 ;;
   "docker image inspect") cat "$STATE/digests" ;;
   "git rev-parse"*) echo 0123456789ab ;;
 esac
@@ -261,6 +262,9 @@ def stand_ins(tmp_path: Path) -> dict[str, Any]:
     for tool in ("pulumi", "docker", "git"):
         (bin_dir / tool).write_text(_STAND_IN)
         (bin_dir / tool).chmod(0o755)
+    # The project environment's interpreter, as the workflow's activated venv has it.
+    (bin_dir / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    (bin_dir / "python").chmod(0o755)
     calls = tmp_path / "calls"
     calls.touch()
     env = {
@@ -275,8 +279,10 @@ def stand_ins(tmp_path: Path) -> dict[str, Any]:
 def _preview_stack(stand_ins: dict[str, Any], tmp_path: Path) -> list[str]:
     work = tmp_path / "repo"
     (work / "scripts").mkdir(parents=True)
-    shutil.copy(REPO / "scripts" / "preview-stack.sh", work / "scripts")
+    for script in ("preview-stack.sh", "lib.sh", "tool-versions.env", "declared_secrets.py"):
+        shutil.copy(REPO / "scripts" / script, work / "scripts")
     shutil.copy(REPO / "Pulumi.pr.yaml", work)
+    shutil.copytree(REPO / "webhooks", work / "webhooks")
     env = {
         **stand_ins["env"],
         "STACK": "pr-7",
@@ -308,6 +314,8 @@ def test_a_stack_left_by_a_failed_run_is_removed_before_the_next_run(
     assert removed < calls.index("pulumi stack select --create pr-7 --non-interactive")
     assert "pulumi config set kubernetes:context kind-pr-7 --stack pr-7" in calls
     assert "pulumi config set --secret githubToken --stack pr-7" in calls
+    # webhooks/github-push.yaml's secret, generated for the preview (the stack had none).
+    assert "pulumi config set --secret prefect-platform:githubWebhookSecret --stack pr-7" in calls
 
 
 @pytest.mark.parametrize("state", ["no stack", "empty stack"])

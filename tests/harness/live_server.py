@@ -13,7 +13,7 @@ import secrets
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -87,6 +87,8 @@ def serve_database(
     *,
     drop_url: str | None = None,
     settings: Mapping[str, str] | None = None,
+    python: str = sys.executable,
+    extra_args: Sequence[str] = (),
 ) -> LiveServer:
     """``prefect server start`` (basic auth on) on `connection_url`, once healthy.
 
@@ -96,6 +98,8 @@ def serve_database(
         database: its name (or SQLite file), as `LiveServer.database`.
         drop_url: drop the database through this admin URL when the server stops.
         settings: extra server settings (environment variables).
+        python: the interpreter whose Prefect serves (another version's venv, say).
+        extra_args: more arguments of ``prefect server start`` (``--no-services``).
     """
     home = workdir / "prefect-home"
     home.mkdir(parents=True, exist_ok=True)
@@ -114,10 +118,10 @@ def serve_database(
     }
     for stale in ("PREFECT_API_URL", "PREFECT_API_AUTH_STRING"):
         env.pop(stale, None)
-    argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+    argv = [python, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
     process = ManagedProcess(
         "prefect-server",
-        [*argv, "--port", str(port)],
+        [*argv, "--port", str(port), *extra_args],
         env=env,
         log_path=workdir / "prefect-server.log",
         stop_signal=signal.SIGTERM,

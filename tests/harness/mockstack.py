@@ -46,6 +46,7 @@ class Registration:
     raw: dict[str, Any]
     inputs: dict[str, Any]
     additional_secret_outputs: list[str]
+    delete_before_replace: bool = False
 
 
 @dataclass
@@ -125,6 +126,7 @@ class _Monitor(pulumi_mocks.MockMonitor):
                     raw=raw,
                     inputs=inputs,
                     additional_secret_outputs=list(request.additionalSecretOutputs),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
                 )
             )
         return super().RegisterResource(request)  # type: ignore[no-untyped-call]
@@ -148,6 +150,14 @@ def stack_config(stack: str) -> dict[str, Any]:
         for key, value in document["config"].items()
         if key.startswith(f"{PROJECT}:")
     }
+
+
+def declared_secrets(root: Path = REPO) -> dict[str, str]:
+    """A made-up value for each config secret the declarations under `root` name (blocks/,
+    webhooks/), as a stack that sets them has."""
+    from infra.declarations import load_declarations
+
+    return {key: f"test-secret-{key}" for key in load_declarations(root).secret_keys()}
 
 
 def run_stack(

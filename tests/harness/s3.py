@@ -6,6 +6,7 @@ created at start-up. Any S3 API would do; the platform itself defaults to MinIO.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from prefect_aws import AwsClientParameters, MinIOCredentials
+
+from infra.components.store_access import S3_CONFIG_ENV, seaweedfs_command, seaweedfs_s3_config
 
 from .processes import ManagedProcess, free_port
 
@@ -65,8 +68,15 @@ class S3Server:
         self.process.stop()
 
 
-def start_s3_server(workdir: Path, bucket: str = "prefect-results") -> S3Server:
-    """Start ``weed mini`` on free loopback ports and wait until S3 answers."""
+def start_s3_server(
+    workdir: Path, bucket: str = "prefect-results", flows_keys: tuple[str, str] | None = None
+) -> S3Server:
+    """Start ``weed mini`` on free loopback ports and wait until S3 answers.
+
+    With `flows_keys`, the server starts as the platform's object store does
+    (`infra/components/store_access.py`): the root keys and a flows' user limited to `bucket`,
+    from the identities file the platform's start command writes.
+    """
     # The wheel puts `weed` beside the interpreter, which may not be on PATH.
     weed = shutil.which(
         "weed", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
@@ -112,6 +122,11 @@ def start_s3_server(workdir: Path, bucket: str = "prefect-results") -> S3Server:
         for role, port in ports.items()
     ]
     env = {**os.environ, "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key}
+    if flows_keys is not None:
+        identities = seaweedfs_s3_config((access_key, secret_key), flows_keys, [bucket])
+        env[S3_CONFIG_ENV] = json.dumps(identities)
+        env["PATH"] = f"{Path(weed).parent}{os.pathsep}{env['PATH']}"
+        argv = seaweedfs_command(argv[1:])
     process = ManagedProcess(
         "s3-server",
         argv,

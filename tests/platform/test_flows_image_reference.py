@@ -15,7 +15,7 @@ from infra import program
 from infra.components.versions import FLOWS_IMAGE
 from infra.declarations import load_declarations
 from infra.flows_image import use_flows_image
-from tests.harness.mockstack import run_stack, stack_config
+from tests.harness.mockstack import declared_secrets, run_stack, stack_config
 
 REPO = Path(__file__).resolve().parents[2]
 GHCR = "ghcr.io/acme/platform/prefect-platform-flows:3.9.1-python3.11@sha256:" + "ab" * 32
@@ -37,7 +37,7 @@ def _declared_images(flows_image: str | None, monkeypatch: pytest.MonkeyPatch) -
     config = stack_config("local")
     if flows_image is not None:
         config["flowsImage"] = flows_image
-    run = run_stack("local", config, program_main=lambda: program.main(REPO))
+    run = run_stack("local", config, declared_secrets(), program_main=lambda: program.main(REPO))
     objects = [
         resource.inputs
         for kind in ("WorkPool", "Deployment")

@@ -41,7 +41,13 @@ from tests.harness.helm_render import (
     reference_dir,
     render_stack,
 )
-from tests.harness.mockstack import SECRET_PREFIX, StackRun, run_stack, stack_config
+from tests.harness.mockstack import (
+    SECRET_PREFIX,
+    StackRun,
+    declared_secrets,
+    run_stack,
+    stack_config,
+)
 from tests.platform.conftest import STACK_SECRETS, example_pools, kubernetes_pool_template
 from tests.platform.test_manifests import kubernetes_validate, write
 
@@ -244,7 +250,7 @@ def test_the_program_installs_each_worker_after_its_work_pool(
     monkeypatch.setenv("PREFECT_PLATFORM_REPO_URL", "https://example.invalid/flows.git")
     monkeypatch.setenv("PREFECT_PLATFORM_BRANCH", "main")
     dependencies = record_dependencies(monkeypatch)
-    run = run_stack("local", stack_config("local"), None, program_main=program.main)
+    run = run_stack("local", stack_config("local"), declared_secrets(), program_main=program.main)
     pools = [r for r in run.resources if r.type.endswith(":WorkPool")]
     assert any(r.name == "pool-kubernetes-pool" for r in pools)
     needs = dependencies["worker-kubernetes-pool-release"]

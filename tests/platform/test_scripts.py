@@ -67,6 +67,12 @@ case "$1 ${2:-}" in
     esac ;;
   "stack rm")
     rm -f "$FAKE_STATE/stack-$(stack_of "$@")" ;;
+  "config get")
+    [[ -f "$FAKE_STATE/config-$3" ]] || { echo "error: missing $3" >&2; exit 255; }
+    cat "$FAKE_STATE/config-$3" ;;
+  "config set")
+    if [[ " $* " == *" --secret "* ]]; then key="$4"; else key="$3"; fi
+    cat >"$FAKE_STATE/config-$key" ;;
   *)
     case "$1" in
       up)
@@ -255,6 +261,36 @@ def test_up_converts_an_ssh_origin_to_https_for_flow_runs(laptop: Sandbox) -> No
     assert len(up) == 1
     assert up[0][1] == "https://github.com/acme/prefect-platform.git"
     assert "flow runs clone over https" in result.stderr
+
+
+def test_up_generates_a_missing_webhook_secret_and_keeps_it_out_of_its_output(
+    laptop: Sandbox,
+) -> None:
+    (laptop.root / "webhooks").mkdir()
+    (laptop.root / "webhooks" / "hook.yaml").write_text("slug: hook\nsecret: hookSecret\n")
+    first = laptop.run("up.sh")
+    stored = laptop.state / "config-prefect-platform:hookSecret"
+    assert first.returncode == 0, first.stderr
+    value = stored.read_text()
+    assert len(value) == 64 and int(value, 16) >= 0  # 32 random bytes, hex
+    assert value not in first.stdout + first.stderr
+    assert "generated the webhook secret prefect-platform:hookSecret" in first.stdout
+
+    second = laptop.run("up.sh")  # the next `make up` keeps the value the sender was given
+    assert second.returncode == 0, second.stderr
+    assert stored.read_text() == value
+    assert "generated" not in second.stdout
+
+
+def test_up_stops_before_pulumi_up_when_a_blocks_secret_is_not_set(laptop: Sandbox) -> None:
+    (laptop.root / "blocks").mkdir()
+    (laptop.root / "blocks" / "alerts.yaml").write_text(
+        "type: slack-webhook\nname: alerts\nsecrets:\n  url: slackUrl\n"
+    )
+    result = laptop.run("up.sh")
+    assert result.returncode == 1
+    assert "pulumi config set --secret prefect-platform:slackUrl <value>" in result.stderr
+    assert not [call for call in laptop.calls("pulumi") if call[2].startswith("up ")]
 
 
 @pytest.mark.parametrize(

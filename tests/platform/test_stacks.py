@@ -177,7 +177,10 @@ def test_object_store_and_its_buckets(
     assert container["image"] == image
     env_sources = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"]}
     assert set(env_sources.values()) == {"object-store-credentials"}
-    (job,) = by_kind(run, "Job")
+    jobs = {job["metadata"]["name"]: job for job in by_kind(run, "Job")}
+    job = jobs.pop("object-store-buckets")
+    # MinIO's flows user is made by a second Job (tests/platform/test_store_access.py).
+    assert set(jobs) == ({"object-store-flows-user"} if "minio" in image else set())
     script = job["spec"]["template"]["spec"]["containers"][0]["command"][-1]
     for bucket in buckets:
         assert f"create-bucket --bucket {bucket}\n" in script
@@ -198,6 +201,7 @@ def test_docker_stack_runs_the_whole_platform_with_health_checks(
         "prefect-server",
         "prefect-object-store",
         "prefect-create-buckets",
+        "prefect-flows-user",
         "prefect-worker-process-pool",
         "prefect-worker-docker-pool",
     }
@@ -206,7 +210,9 @@ def test_docker_stack_runs_the_whole_platform_with_health_checks(
     assert f"quay.io/minio/minio:{MINIO_TAG}" in images
     assert "prefecthq/prefect:3.9.1-python3.11" in images
     for name, container in found.items():
-        if name != "prefect-create-buckets":
+        # Fixed names and host ports: a replacement must delete the old container first.
+        assert container.delete_before_replace, name
+        if name not in ("prefect-create-buckets", "prefect-flows-user"):  # one-shot jobs
             assert container.inputs["healthcheck"]["tests"][0] in ("CMD", "CMD-SHELL"), name
             assert container.inputs["wait"] is True, name
     server_env = env_of(found["prefect-server"])

@@ -20,7 +20,7 @@ from pulumi.runtime._serialization import _deserialize
 
 from infra import program
 from infra.providers import serialization
-from tests.harness.mockstack import SECRET_PREFIX, run_stack, stack_config
+from tests.harness.mockstack import SECRET_PREFIX, declared_secrets, run_stack, stack_config
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET_SIGNATURE = "1b47061264138c4ac30d75fd1eb44270"
@@ -41,7 +41,12 @@ def test_every_provider_carries_the_connection_as_a_secret_resolved_once(
     # Pickling an Output resolves it through pulumi.output's own _sync_await.
     monkeypatch.setattr(serialization, "_sync_await", counting)
     monkeypatch.setattr(pulumi_output, "_sync_await", counting)
-    run = run_stack("local", stack_config("local"), program_main=lambda: program.main(REPO))
+    run = run_stack(
+        "local",
+        stack_config("local"),
+        declared_secrets(),
+        program_main=lambda: program.main(REPO),
+    )
 
     dynamic = [r for r in run.resources if r.type.startswith("pulumi-python:dynamic/")]
     assert len(dynamic) > 10

@@ -1,0 +1,1 @@
+"""Integrations: databases (prefect-sqlalchemy), dbt (prefect-dbt), Dask and Ray task runners."""

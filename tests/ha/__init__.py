@@ -1,0 +1,1 @@
+"""The production HA topology: API processes, separate services, Redis, a balancer; live."""
