@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from tests.harness.live_server import DATABASE_URL_ENV, LiveServer, psql, serve_database
+from tests.harness.prerequisites import unavailable
 from tests.harness.s3 import S3Server
 
 DEFAULT_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -35,9 +36,7 @@ def postgres_url() -> str:
         psql(libpq(url, "postgres"), "SELECT 1")
     except (OSError, RuntimeError) as error:
         reason = f"no PostgreSQL server for the backup tests: {error}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        unavailable(reason)
     return url
 
 

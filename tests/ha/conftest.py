@@ -16,6 +16,7 @@ import pytest
 
 from tests.harness.ha import HaTopology, missing_packages, start_ha_topology
 from tests.harness.live_server import DATABASE_URL_ENV
+from tests.harness.prerequisites import unavailable
 
 SQLITE_PASS_REASON = "the HA topology runs in the PostgreSQL pass (make test-postgres)"
 """Why the HA tests skip without `PLATFORM_TEST_DATABASE_URL`."""
@@ -39,9 +40,7 @@ def ha_topology() -> Iterator[HaTopology]:
             f"the HA topology needs the Debian packages {' '.join(missing)} "
             f"(apt-get install {' '.join(missing)})"
         )
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        unavailable(reason)
     with tempfile.TemporaryDirectory(prefix="platform-ha-") as workdir:
         topology = start_ha_topology(Path(workdir), database_url)
         try:

@@ -10,9 +10,7 @@ chart would not deploy. It needs no PostgreSQL: it runs in both passes.
 
 from __future__ import annotations
 
-import os
-
-import pytest
+from pathlib import Path
 
 from infra.components.server_values import (
     DOCKET_URL_KEY,
@@ -22,9 +20,7 @@ from infra.components.server_values import (
 )
 from tests.harness.helm_render import (
     container_env,
-    missing_archives,
     named,
-    reference_dir,
     render_stack,
 )
 from tests.harness.mockstack import run_stack, stack_config
@@ -53,16 +49,10 @@ def _redis_settings(env: dict[str, object]) -> dict[str, object]:
     return {k: v for k, v in env.items() if k.startswith(prefixes) or k in named_ones}
 
 
-def test_harness_settings_are_what_the_prod_chart_renders() -> None:
+def test_harness_settings_are_what_the_prod_chart_renders(chart_reference: Path) -> None:
     """Every Redis-related setting of both prod Deployments equals `redis_messaging_env`'s."""
-    missing = missing_archives()
-    if missing:
-        message = f"pinned prefect-helm chart archives not found: {', '.join(map(str, missing))}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
     run = run_stack("prod", stack_config("prod"), STACK_SECRETS.get("prod"), example_pools())
-    objects = render_stack(run, reference_dir())
+    objects = render_stack(run, chart_reference)
     server = named(objects, "Deployment", "prefect-server")
     expected = redis_messaging_env(redis_host(server.namespace or "prefect"), "unused")
     for key, secret_key in SECRET_SETTINGS.items():

@@ -34,11 +34,9 @@ from tests.harness import mockstack
 from tests.harness.helm_render import (
     RenderedObject,
     container_env,
-    missing_archives,
     named,
     of_kind,
     pod_spec,
-    reference_dir,
     render_stack,
 )
 from tests.harness.mockstack import (
@@ -75,21 +73,6 @@ def run_named_stack(stack: str) -> StackRun:
         config, pools = two_pool_stack()
         return run_stack("local", config, None, pools)
     return run_stack(stack, stack_config(stack), STACK_SECRETS.get(stack), example_pools())
-
-
-@pytest.fixture(scope="session")
-def chart_reference() -> Path:
-    """The pinned chart archives; skip (fail under CI=true) when they are not there."""
-    missing = missing_archives()
-    if missing:
-        message = (
-            f"pinned prefect-helm chart archives not found: {', '.join(map(str, missing))} "
-            f"(set PREFECT_HELM_REFERENCE to a folder with charts/<chart>-<version>.tgz)"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return reference_dir()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ first path on a real database.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,8 @@ import pytest
 from tests.harness.helm_render import (
     RenderedObject,
     container_env,
-    missing_archives,
     named,
     pod_spec,
-    reference_dir,
     render_release,
 )
 from tests.harness.mockstack import run_stack, stack_config
@@ -30,18 +27,6 @@ from tests.platform.conftest import STACK_SECRETS, example_pools
 
 MIGRATE_ON_START = "PREFECT_SERVER_DATABASE_MIGRATE_ON_START"
 JOB = "prefect-server-db-migrations"
-
-
-@pytest.fixture(scope="module")
-def chart_reference() -> Path:
-    """The pinned chart archives; skip (fail under CI=true) when they are not there."""
-    missing = missing_archives()
-    if missing:
-        message = f"pinned prefect-helm chart archives not found: {', '.join(map(str, missing))}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return reference_dir()
 
 
 def server_release(stack: str, reference: Path) -> tuple[list[RenderedObject], str]:
