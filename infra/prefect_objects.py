@@ -4,7 +4,7 @@
 variables, automations, deployments) and the platform's own blocks into the dynamic
 provider resources of `infra/providers/`, with the dependencies that let one
 `pulumi up` create them in a working order: queues after their pool, deployments
-after their pool, queue and blocks, automations after everything they may name.
+after their pool, queue and blocks, automations after the objects their actions name.
 Resource names derive from object names, never list positions, so reordering files
 replaces nothing.
 """
@@ -29,6 +29,7 @@ from infra.providers import (
     WorkPool,
     WorkQueue,
 )
+from infra.references import ReferenceKind
 
 
 @dataclass(frozen=True)
@@ -113,32 +114,42 @@ class PrefectObjects(pulumi.ComponentResource):
                 connection=connection,
                 opts=child(*(blocks[ref] for ref in block.depends_on)),
             )
-        deployments = []
+        deployments: dict[str, Deployment] = {}
         for deployment in declared.deployments:
             inputs = deployment.provider_inputs()
             needs: list[pulumi.Resource] = [pools[inputs.work_pool_name], *blocks.values()]
             queue = queues.get((inputs.work_pool_name, inputs.work_queue_name or ""))
             if queue is not None:
                 needs.append(queue)
-            deployments.append(
-                Deployment(
-                    f"deployment-{inputs.flow_name}-{inputs.name}",
-                    inputs,
-                    connection,
-                    child(*needs),
-                )
+            deployments[f"{inputs.flow_name}/{inputs.name}"] = Deployment(
+                f"deployment-{inputs.flow_name}-{inputs.name}",
+                inputs,
+                connection,
+                child(*needs),
             )
-        # Automations may name any pool, queue, deployment or block (resolved at apply time),
-        # and other automations: those are created before and deleted after the one naming them.
-        referable = [*pools.values(), *queues.values(), *deployments, *blocks.values()]
+        # An automation's actions name pools, queues, deployments, blocks or automations
+        # (resolved to ids at apply time): the ones this stack declares are created before and
+        # deleted after it. Only those: depending on every object would give each automation
+        # (in memory and in the state) a dependency list as long as the stack.
+        referable: dict[ReferenceKind, Mapping[str, pulumi.Resource]] = {
+            "work_pool": pools,
+            "work_queue": {f"{pool}/{queue}": q for (pool, queue), q in queues.items()},
+            "deployment": deployments,
+            "block_document": blocks,
+        }
         automations: dict[str, Automation] = {}
+        referable["automation"] = automations
         for automation in dependency_order(declared.automations):
-            named = [automations[name] for name in automation.named_automations()]
+            named = [
+                referable[kind][name]
+                for kind, name in automation.named_objects()
+                if name in referable[kind]
+            ]
             automations[automation.name] = Automation(
                 f"automation-{automation.name}",
                 automation.provider_inputs(),
                 connection,
-                child(*referable, *named),
+                child(*named),
             )
         self.counts = pulumi.Output.from_input(
             {

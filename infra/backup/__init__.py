@@ -1,8 +1,10 @@
 """Database backups of the Prefect server to the stack's object store, and restores.
 
 `prefect-platform backup` / `restore` (infra/cli.py) call `backup` and `restore`; the scheduled
-backup of a stack (infra/components/database_backup.py) does the same with `pg_dump` and the
-AWS CLI. Settings come from the environment (`connection.py`), never from argv.
+backup of a stack does the same with `pg_dump` and the AWS CLI (Kubernetes CronJob,
+infra/components/database_backup.py) or boto3 (the Docker target's `scheduled.py`, in a
+container: infra/components/docker_backup.py). Settings come from the environment
+(`connection.py`), never from argv.
 """
 
 from infra.backup.commands import (

@@ -1,8 +1,9 @@
 """`prefect-platform:backup`: the scheduled database backup of a stack (part of `PlatformConfig`).
 
-It applies to the Kubernetes target with `server.database: bundled` (a CronJob). An external
-database is backed up by its provider or with `prefect-platform backup`; the Docker target by a
-host cron line (docs/operations.md#backups says why and what to run).
+It applies to the stacks that run their own database: the Kubernetes target with
+`server.database: bundled` (a CronJob, infra/components/database_backup.py) and the Docker
+target (two containers, infra/components/docker_backup.py). An external database is backed up
+by its provider or with `prefect-platform backup` (docs/operations.md#backups).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ class BackupConfig(BaseModel):
     )
     schedule: str = Field(
         default="17 3 * * *",
-        description="Cron schedule of the Kubernetes CronJob (5 fields, UTC unless the cluster's "
-        "time zone differs).",
+        description="Cron schedule of the backup (5 fields, UTC): the Kubernetes CronJob's, or "
+        "the Docker target's backup container's.",
     )
     retention_days: int = Field(
         default=14, ge=1, le=3650, description="Backups older than this are deleted after one."

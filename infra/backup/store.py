@@ -6,17 +6,13 @@ retention reads the age from it, so an object whose name does not match is never
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from infra.backup.connection import BackupError, ObjectStore
-
-SUFFIX = ".dump"
-_STAMP = "%Y%m%dT%H%M%S"
-_KEY = re.compile(r"(?P<stamp>\d{8}T\d{6})\.(?P<ms>\d{3})Z\.dump")
+from infra.backup.scheduled import backup_name, name_time
 
 
 @dataclass(frozen=True)
@@ -30,19 +26,14 @@ class Backup:
 
 def key_for(store: ObjectStore, when: datetime) -> str:
     """The object key of a backup taken at `when` (UTC)."""
-    when = when.astimezone(UTC)
-    return f"{store.prefix}{when.strftime(_STAMP)}.{when.microsecond // 1000:03d}Z{SUFFIX}"
+    return f"{store.prefix}{backup_name(when)}"
 
 
 def taken_at(store: ObjectStore, key: str) -> datetime | None:
     """The time in a backup key, or None when the key is not a backup's."""
     if not key.startswith(store.prefix):
         return None
-    match = _KEY.fullmatch(key[len(store.prefix) :])
-    if match is None:
-        return None
-    stamp = datetime.strptime(match["stamp"], _STAMP).replace(tzinfo=UTC)
-    return stamp + timedelta(milliseconds=int(match["ms"]))
+    return name_time(key[len(store.prefix) :])
 
 
 def client(store: ObjectStore) -> Any:

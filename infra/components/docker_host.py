@@ -1,8 +1,9 @@
 """DockerHost: the whole platform on one Docker engine, for users without Kubernetes.
 
 A private network; PostgreSQL (official image) and the object store on retained volumes; the
-Prefect server with basic auth; one process worker and one Docker worker (prefect-docker). Every
-container has a health check; published ports bind to loopback only.
+Prefect server with basic auth; one process worker and one Docker worker (prefect-docker); the
+scheduled database backup (docker_backup.py). Every container has a health check; published
+ports bind to loopback only.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from infra.backup.settings import BackupConfig
+from infra.components.docker_backup import BackupSchedule, dump_spec, scheduled_backup
 from infra.components.docker_container import Placement, container
 from infra.components.docker_object_store import OBJECT_STORE_HOST, StoreKeys, object_store
 from infra.components.task_worker import (
@@ -89,6 +92,8 @@ class DockerHostArgs:
     """`protect` the data volumes too (they are always retained on delete)."""
     auth_rotation: str = "1"
     """Changing it generates a new admin password (containers are replaced)."""
+    backup: BackupConfig | None = None
+    """The scheduled database backup (stack setting `backup`); None or disabled: none."""
 
 
 class DockerHost(pulumi.ComponentResource):
@@ -186,6 +191,18 @@ class DockerHost(pulumi.ComponentResource):
             depends_on=[postgres],
             alias=SERVER_HOST,
         )
+        if (backup := args.backup) is not None and backup.enabled:
+            scheduled_backup(
+                self._place,
+                args.flows_image,
+                BackupSchedule(
+                    backup.schedule, backup.retention_days, backup.prefix, args.buckets[0]
+                ),
+                database=dump_spec(f"{name}-postgres", 5432, "prefect", "prefect"),
+                password=db_password,
+                keys=keys,
+                depends_on=[postgres, store],
+            )
         for pool in args.pools:
             self._worker(pool, server)
         for worker in args.task_workers:

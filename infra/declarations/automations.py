@@ -53,17 +53,22 @@ class AutomationDeclaration(UserModel):
         default_factory=list, description="Actions run when the automation resolves."
     )
 
-    def named_automations(self) -> list[str]:
-        """The automations this one's actions pause or resume, by name, in file order."""
-        names = []
+    def named_objects(self) -> list[tuple[ReferenceKind, str]]:
+        """`(kind, name)` of every object this one's actions name, once each, in file order."""
+        named: list[tuple[ReferenceKind, str]] = []
         for list_name in ACTION_LISTS:
             for action in getattr(self, list_name):
                 reference = ACTION_REFERENCES.get(str(action.get("type")))
-                if reference is not None and reference.kind == "automation":
-                    name = action.get(reference.name_field)
-                    if isinstance(name, str) and name not in names:
-                        names.append(name)
-        return names
+                if reference is None or not isinstance(action.get(reference.name_field), str):
+                    continue
+                target = (reference.kind, action[reference.name_field])
+                if target not in named:
+                    named.append(target)
+        return named
+
+    def named_automations(self) -> list[str]:
+        """The automations this one's actions pause or resume, by name, in file order."""
+        return [name for kind, name in self.named_objects() if kind == "automation"]
 
     def provider_inputs(self) -> AutomationInputs:
         """The Automation provider's inputs (`infra/contracts.py`), Prefect's normalized form."""

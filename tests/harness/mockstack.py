@@ -47,6 +47,8 @@ class Registration:
     inputs: dict[str, Any]
     additional_secret_outputs: list[str]
     delete_before_replace: bool = False
+    dependencies: list[str] = field(default_factory=list)
+    """URNs of the resources it depends on (`depends_on` and those its inputs come from)."""
 
 
 @dataclass
@@ -127,6 +129,7 @@ class _Monitor(pulumi_mocks.MockMonitor):
                     inputs=inputs,
                     additional_secret_outputs=list(request.additionalSecretOutputs),
                     delete_before_replace=bool(request.deleteBeforeReplace),
+                    dependencies=list(request.dependencies),
                 )
             )
         return super().RegisterResource(request)  # type: ignore[no-untyped-call]

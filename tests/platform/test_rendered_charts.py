@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,6 @@ from infra.config import ConfigError
 from infra.config_loader import load_config, parse_config
 from infra.platform_types import Platform, PoolSpec
 from infra.targets import kubernetes
-from tests.harness import mockstack
 from tests.harness.helm_render import (
     RenderedObject,
     container_env,
@@ -198,11 +196,8 @@ def test_the_worker_flag_is_one_prefect_knows() -> None:
     assert NO_CREATE_POOL in result.stdout, result.stdout
 
 
-def test_worker_releases_wait_for_the_resource_that_owns_their_pool(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_worker_releases_wait_for_the_resource_that_owns_their_pool() -> None:
     """The kubernetes target declares workers after the pool owners and depends on them."""
-    dependencies = record_dependencies(monkeypatch)
     owners: dict[str, pulumi.Resource] = {}
 
     def declare_pools(platform: Platform) -> dict[str, pulumi.Resource]:
@@ -211,7 +206,7 @@ def test_worker_releases_wait_for_the_resource_that_owns_their_pool(
         return owners
 
     config, pools = two_pool_stack()
-    run_stack(
+    run = run_stack(
         "local",
         config,
         None,
@@ -220,7 +215,7 @@ def test_worker_releases_wait_for_the_resource_that_owns_their_pool(
         ),
     )
     for pool in ("kubernetes-pool", "batch-pool"):
-        needs = dependencies[f"worker-{pool}-release"]
+        needs = run.named(f"worker-{pool}-release").dependencies
         assert any(urn.endswith(f"::pool-{pool}") for urn in needs), (pool, needs)
 
 
@@ -232,25 +227,11 @@ def test_the_program_installs_each_worker_after_its_work_pool(
 
     monkeypatch.setenv("PREFECT_PLATFORM_REPO_URL", "https://example.invalid/flows.git")
     monkeypatch.setenv("PREFECT_PLATFORM_BRANCH", "main")
-    dependencies = record_dependencies(monkeypatch)
     run = run_stack("local", stack_config("local"), declared_secrets(), program_main=program.main)
     pools = [r for r in run.resources if r.type.endswith(":WorkPool")]
     assert any(r.name == "pool-kubernetes-pool" for r in pools)
-    needs = dependencies["worker-kubernetes-pool-release"]
+    needs = run.named("worker-kubernetes-pool-release").dependencies
     assert any(urn.endswith("::pool-kubernetes-pool") for urn in needs), needs
-
-
-def record_dependencies(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
-    """Record, by logical name, the URNs each resource registered from now on depends on."""
-    recorded: dict[str, list[str]] = {}
-    original: Callable[..., Any] = mockstack._Monitor.RegisterResource
-
-    def register(self: Any, request: Any) -> Any:
-        recorded[request.name] = list(request.dependencies)
-        return original(self, request)
-
-    monkeypatch.setattr(mockstack._Monitor, "RegisterResource", register)
-    return recorded
 
 
 # --- 5. HA: messaging and Docket through Redis --------------------------------------------------

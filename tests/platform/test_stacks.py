@@ -204,6 +204,8 @@ def test_docker_stack_runs_the_whole_platform_with_health_checks(
         "prefect-flows-user",
         "prefect-worker-process-pool",
         "prefect-worker-docker-pool",
+        "prefect-backup-dump",  # tests/platform/test_docker_backup.py
+        "prefect-backup",
     }
     images = {r.inputs["name"] for r in run.of_type("docker:index/remoteImage:RemoteImage")}
     assert "postgres:16.10" in images
