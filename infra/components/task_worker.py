@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from infra.components.object_store import RESTRICTED_CONTAINER
+from infra.components.server_values import ROTATION_ANNOTATION
 
 RESULTS_BLOCK = "s3-bucket/results"
 """Where parameters and results go (the block the program provisions with an object store)."""
@@ -115,6 +116,8 @@ class TaskWorkersArgs:
     """The server's in-cluster API URL."""
     auth_secret_name: pulumi.Input[str]
     """The Secret holding the server's `auth-string`."""
+    auth_rotation: str = "1"
+    """The server's `authRotation`; a new value restarts the pods on the new password."""
 
 
 class TaskWorkers(pulumi.ComponentResource):
@@ -176,7 +179,13 @@ class TaskWorkers(pulumi.ComponentResource):
                     {
                         "replicas": worker.replicas,
                         "selector": {"matchLabels": labels},
-                        "template": {"metadata": {"labels": labels}, "spec": pod},
+                        "template": {
+                            "metadata": {
+                                "labels": labels,
+                                "annotations": {ROTATION_ANNOTATION: args.auth_rotation},
+                            },
+                            "spec": pod,
+                        },
                     },
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=needs),

@@ -21,6 +21,7 @@ import pulumi_kubernetes as k8s
 
 from infra.components.docker_container import Placement, container
 from infra.components.object_store import RESTRICTED_CONTAINER
+from infra.components.server_values import ROTATION_ANNOTATION
 from infra.components.values import REPO_ROOT
 from infra.gateway.config import (
     API_URL_ENV,
@@ -98,6 +99,8 @@ class WebhookGatewayArgs:
     """The server's public URL (`https://host`), the base of the endpoints' URLs."""
     replicas: int = 1
     """Gateway replicas (the rate limit is per replica)."""
+    auth_rotation: str = "1"
+    """The server's `authRotation`; a new value restarts the pods on the new password."""
 
 
 class WebhookGateway(pulumi.ComponentResource):
@@ -177,7 +180,10 @@ class WebhookGateway(pulumi.ComponentResource):
                 }
             ],
         }
-        annotations = {"prefect-platform/gateway": _fingerprint(args.spec, code)}
+        annotations = {
+            "prefect-platform/gateway": _fingerprint(args.spec, code),
+            ROTATION_ANNOTATION: args.auth_rotation,
+        }
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=_meta(meta),

@@ -17,6 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.components.server_values import ROTATION_ANNOTATION
 from infra.components.versions import HELM_REPOSITORY, PREFECT_IMAGE, PREFECT_WORKER_CHART_VERSION
 from infra.merging import deep_merge
 
@@ -108,7 +109,7 @@ def worker_values(args: WorkerArgs, api_url: str, auth_secret_name: str) -> dict
         "fullnameOverride": release_name(args.pool_name),
         "worker": {
             "replicaCount": args.replicas,
-            "podAnnotations": {"prefect-platform/auth-rotation": args.auth_rotation},
+            "podAnnotations": {ROTATION_ANNOTATION: args.auth_rotation},
             "image": {"repository": PREFECT_IMAGE, "prefectTag": f"{args.image_tag}-kubernetes"},
             "config": config,
             # Appended to `prefect worker start` (templates/deployment.yaml, `worker.extraArgs`).

@@ -150,6 +150,7 @@ def build(
                 source=tasks,
                 api_url=server.internal_api_url,
                 auth_secret_name=server.auth_secret_name,
+                auth_rotation=config.auth_rotation,
             ),
             opts=pulumi.ResourceOptions(depends_on=[namespace, server, store]),
         )
@@ -163,6 +164,7 @@ def build(
                 spec=gateway,
                 api_url=server.internal_api_url,
                 auth_secret_name=server.auth_secret_name,
+                auth_rotation=config.auth_rotation,
                 ingress_host=server_config.ingress_host,
                 ingress_class_name=server_config.ingress_class_name,
                 ingress_tls_secret=server_config.ingress_tls_secret

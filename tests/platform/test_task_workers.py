@@ -63,6 +63,16 @@ def test_kubernetes_runs_each_task_worker_as_an_unprivileged_deployment(tmp_path
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_auth_rotation_rolls_the_task_workers_and_the_webhook_gateway_too() -> None:
+    """They read the auth string from the Secret at start: a new `authRotation` restarts them
+    (as it does the server and the workers), or they keep the old string and get 401s."""
+    run = _run("local", authRotation="2026-12")
+    manifests = {m["metadata"]["name"]: m for m in run.kubernetes_manifests()}
+    for name in ("task-worker-orders", "webhook-gateway"):
+        annotations = manifests[name]["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prefect-platform/auth-rotation"] == "2026-12", name
+
+
 def test_docker_runs_each_task_worker_as_a_container_with_a_health_check() -> None:
     run = _run("docker")
     (container,) = [
