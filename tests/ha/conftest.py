@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SESSION_SECRETS
 from tests.harness.ha import HaTopology, missing_packages, start_ha_topology
 from tests.harness.live_server import DATABASE_URL_ENV
 from tests.harness.prerequisites import unavailable
@@ -27,8 +28,9 @@ def ha_topology() -> Iterator[HaTopology]:
     """Two API processes, one services process, Redis and nginx on a fresh database.
 
     Its folder is a private temporary one (not pytest's ``tmp_path``, whose old sessions
-    another pytest run may prune while this one runs), removed at the end. Skips in the
-    SQLite pass. Without nginx or redis-server it skips naming the Debian
+    another pytest run may prune while this one runs), removed at the end. Its password is
+    one of the session's secrets: at the end, no log below the folder may hold any of them.
+    Skips in the SQLite pass. Without nginx or redis-server it skips naming the Debian
     packages to install, except under ``CI=true``, where that is a failure.
     """
     database_url = os.environ.get(DATABASE_URL_ENV)
@@ -43,7 +45,17 @@ def ha_topology() -> Iterator[HaTopology]:
         unavailable(reason)
     with tempfile.TemporaryDirectory(prefix="platform-ha-") as workdir:
         topology = start_ha_topology(Path(workdir), database_url)
+        SESSION_SECRETS.append(topology.auth_string.partition(":")[2])
         try:
             yield topology
         finally:
             topology.stop()
+        # The folder goes with the fixture, before the session-wide `no_secret_in_service_logs`
+        # looks at the logs: look here.
+        leaks = [
+            str(log)
+            for log in sorted(Path(workdir).rglob("*.log"))
+            if any(secret in log.read_text(errors="replace") for secret in SESSION_SECRETS)
+        ]
+        if leaks:
+            pytest.fail(f"a secret is in a log of the HA topology: {leaks}", pytrace=False)

@@ -23,7 +23,9 @@ replicas behind a Service/Ingress), as local processes:
   no headers, so no credentials).
 
 Every process is a `ManagedProcess`; `HaTopology.kill` (SIGKILL of the process group) and
-`HaTopology.restart` inject the faults.
+`HaTopology.restart` inject the faults; `HaTopology.shut_down` (the stop signal, as Kubernetes
+sends on a rolling update) and `HaTopology.set_env` restart a process with new settings
+(`tests/harness/ha_rotation.py` rotates the auth string that way).
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ REDIS = "redis"
 """Name of the Redis process."""
 BALANCER = "nginx"
 """Name of the load balancer process."""
+SERVER_AUTH_ENV = "PREFECT_SERVER_API_AUTH_STRING"
+"""The setting that holds the auth string of a server process (API or services)."""
 
 
 def missing_packages() -> list[str]:
@@ -78,6 +82,11 @@ def missing_packages() -> list[str]:
 def api_name(index: int) -> str:
     """Name of the `index`-th API process (``api-0``, ``api-1``, ...)."""
     return f"api-{index}"
+
+
+def worker_name(index: int) -> str:
+    """Name of the `index`-th worker of `running_workers` (``ha-worker-0``, ...)."""
+    return f"ha-worker-{index}"
 
 
 _NGINX_CONF = """\
@@ -169,6 +178,11 @@ class HaTopology:
         """Names of the API processes."""
         return [api_name(i) for i in range(len(self.api_ports))]
 
+    @property
+    def server_names(self) -> list[str]:
+        """Names of the processes that run with `SERVER_AUTH_ENV`: the API ones, then services."""
+        return [*self.api_names, SERVICES]
+
     def client_env(self, home: Path | None = None) -> dict[str, str]:
         """Environment for a client process (worker, CLI) that talks through the balancer."""
         return client_env(self.api_url, self.auth_string, home or self.workdir / "client")
@@ -200,6 +214,16 @@ class HaTopology:
         started = time.monotonic()
         self.start(name)
         return time.monotonic() - started
+
+    def shut_down(self, name: str) -> None:
+        """Stop process `name` with its stop signal (SIGKILL after a grace period), as a
+        rolling update does; `restart` starts it again."""
+        self.processes[name].stop()
+
+    def set_env(self, name: str, values: Mapping[str, str]) -> None:
+        """Change the environment process `name` gets at its next (re)start."""
+        spec = self._specs[name]
+        spec.env = {**spec.env, **values}
 
     def wait_until_balanced(self, name: str, timeout: float = 60) -> None:
         """Wait until the balancer serves a request from API process `name` again.
@@ -492,36 +516,58 @@ def _nginx_spec(topology: HaTopology, port: int) -> _Spec:
     )
 
 
+def start_worker(
+    topology: HaTopology, pool: str, workdir: Path, name: str, *, wait: bool = True
+) -> ManagedProcess:
+    """Start process worker `name` for `pool` through the balancer (`wait`: until it started).
+
+    As `tests.harness.worker.running_worker` (polling every second, stopped with SIGINT), with
+    its own home below `workdir`, authenticated with the topology's `auth_string` at this
+    moment: starting it again after a rotation gives it the new one. Each start has its own
+    log (``<name>.log``, then ``<name>.2.log``, ...).
+    """
+    env = {
+        **os.environ,
+        **topology.client_env(workdir / f"{name}-home"),
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
+        "PREFECT_WORKER_PREFETCH_SECONDS": "1",
+    }
+    log = workdir / f"{name}.log"
+    starts = 1
+    while log.exists():
+        starts += 1
+        log = workdir / f"{name}.{starts}.log"
+    argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool]
+    process = ManagedProcess(
+        f"worker[{name}]",
+        [*argv, "--type", "process", "--name", name],
+        env=env,
+        log_path=log,
+        cwd=workdir,
+        stop_signal=signal.SIGINT,
+    )
+    if wait:
+        try:
+            process.wait_until(_has_started(log), 90, "worker start-up")
+        except BaseException:
+            process.stop()
+            raise
+    return process
+
+
 @contextmanager
 def running_workers(
     topology: HaTopology, pool: str, workdir: Path, count: int = 2
 ) -> Iterator[list[ManagedProcess]]:
-    """`count` process workers for `pool`, talking through the balancer, for the block.
+    """`count` process workers for `pool` (`start_worker`, `worker_name`), for the block.
 
-    As `tests.harness.worker.running_worker` (polling every second, stopped with SIGINT),
-    each with its own name and home, so they compete for the same runs.
+    They compete for the same runs. A worker the block replaces in the list (a restart) is
+    the one stopped at the end.
     """
     workers: list[ManagedProcess] = []
     try:
         for index in range(count):
-            name = f"ha-worker-{index}"
-            env = {
-                **os.environ,
-                **topology.client_env(workdir / f"{name}-home"),
-                "PREFECT_WORKER_QUERY_SECONDS": "1",
-                "PREFECT_WORKER_PREFETCH_SECONDS": "1",
-            }
-            log = workdir / f"{name}.log"
-            argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool]
-            process = ManagedProcess(
-                f"worker[{name}]",
-                [*argv, "--type", "process", "--name", name],
-                env=env,
-                log_path=log,
-                cwd=workdir,
-                stop_signal=signal.SIGINT,
-            )
-            workers.append(process)
+            workers.append(start_worker(topology, pool, workdir, worker_name(index), wait=False))
         for process in workers:
             process.wait_until(_has_started(process.log_path), 90, "worker start-up")
         yield workers

@@ -384,7 +384,7 @@ class FaultRun:
     def _wait_final(self, client: SyncPrefectClient, ids: set[uuid.UUID], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            runs = _read_all(
+            runs = read_all(
                 client, flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=list(ids)))
             )
             if len(runs) == len(ids) and all(run.state and run.state.is_final() for run in runs):
@@ -401,7 +401,7 @@ class FaultRun:
         probes: list[float],
         started: float,
     ) -> FaultReport:
-        runs = _read_all(
+        runs = read_all(
             client, deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment]))
         )
         seen = {run.id for run in runs}
@@ -410,13 +410,13 @@ class FaultRun:
         )
         histories = {
             str(run.id): [
-                s.type.value for s in sorted(client.read_flow_run_states(run.id), key=_timestamp)
+                s.type.value for s in sorted(client.read_flow_run_states(run.id), key=state_time)
             ]
             for run in runs
             if run.id in created
         }
-        bad = {run_id: types for run_id, types in histories.items() if not _one_run(types)}
-        executions = Counter(_executions(ledger / str(run_id)) for run_id in created)
+        bad = {run_id: types for run_id, types in histories.items() if not one_run(types)}
+        executions = Counter(executions_in(ledger / str(run_id)) for run_id in created)
         entries = self.topology.access_entries()
         return FaultReport(
             runs=len(created),
@@ -438,7 +438,7 @@ PAGE = 200
 """The server's largest page (`PREFECT_API_DEFAULT_LIMIT`)."""
 
 
-def _read_all(client: SyncPrefectClient, **filters: Any) -> list[FlowRun]:
+def read_all(client: SyncPrefectClient, **filters: Any) -> list[FlowRun]:
     """Every flow run matching the filters, page by page."""
     runs: list[FlowRun] = []
     while True:
@@ -448,13 +448,14 @@ def _read_all(client: SyncPrefectClient, **filters: Any) -> list[FlowRun]:
             return runs
 
 
-def _timestamp(state: object) -> datetime.datetime:
+def state_time(state: object) -> datetime.datetime:
+    """When a state was set (for sorting a run's history)."""
     stamp = getattr(state, "timestamp", None)
     assert isinstance(stamp, datetime.datetime)
     return stamp
 
 
-def _one_run(types: list[str]) -> bool:
+def one_run(types: list[str]) -> bool:
     """One Running, then one Completed, and Completed last."""
     return (
         types.count("RUNNING") == 1
@@ -473,5 +474,6 @@ def _route(path: str) -> str:
     )
 
 
-def _executions(path: Path) -> int:
+def executions_in(path: Path) -> int:
+    """How many times a run's body executed: the lines of its ledger file."""
     return len(path.read_text().splitlines()) if path.exists() else 0
