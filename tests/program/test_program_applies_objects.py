@@ -8,6 +8,7 @@ file removed deletes exactly that object.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,7 @@ def test_refresh_reads_every_object_in_a_few_list_requests_and_sees_drift(
     mocks: ForwardingMocks = stack["mocks"]
     objects = len(mocks.state)
     with httpx.Client(base_url=prefect_server.api_url, auth=prefect_server.auth) as api:
-        api.patch("/work_pools/process-pool", json={"description": "edited in the UI"})
+        edit_in_the_ui(api, "/work_pools/process-pool", {"description": "edited in the UI"})
 
     refreshed = mocks.refresh()
     again = mocks.refresh()
@@ -115,6 +116,17 @@ def test_refresh_reads_every_object_in_a_few_list_requests_and_sees_drift(
     assert again.drifted == {}
     up(stack, repo_copy)  # puts the description back
     assert mocks.refresh().drifted == {}
+
+
+def edit_in_the_ui(api: httpx.Client, path: str, body: dict[str, Any]) -> None:
+    """PATCH as the UI would, retrying 503s as Prefect's own client does (the server answers
+    503 when SQLite is locked by its background services)."""
+    for _ in range(10):
+        response = api.patch(path, json=body)
+        if response.status_code != 503:
+            break
+        time.sleep(1)
+    response.raise_for_status()
 
 
 def test_removed_file_deletes_its_object(stack: dict[str, Any], repo_copy: Path) -> None:
